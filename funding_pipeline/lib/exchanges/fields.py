@@ -1,0 +1,193 @@
+"""Field access that names the venue, endpoint, JSON path and raw value on every failure.
+
+Nothing here returns a placeholder for a required field: a missing mark price is an error,
+not a zero. `market_rows` decides the three tiers once: a bad envelope raises (the venue's
+poll fails), a bad market is rejected and counted, a market the parser skips is counted.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges.model import (
+    IntervalSource,
+    MarketRow,
+    ParseError,
+    ParseResult,
+    RateUnit,
+    Venue,
+)
+
+# A per-hour rate beyond 5 % is no market state any venue allows (Hyperliquid caps at 4 %/h);
+# such a value is a unit error upstream or in the parser.
+MAX_ABS_RATE_1H = Decimal("0.05")
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """Where in which payload a parser is, for error messages."""
+
+    venue: str
+    endpoint: str
+    path: str = "$"
+
+    def at(self, part: str | int) -> "Ctx":
+        suffix = f"[{part}]" if isinstance(part, int) else f".{part}"
+        return Ctx(self.venue, self.endpoint, self.path + suffix)
+
+    def error(self, value: object, reason: str) -> ParseError:
+        return ParseError(self.venue, self.endpoint, self.path, value, reason)
+
+
+def req_dict(value: Any, ctx: Ctx) -> dict:
+    if not isinstance(value, dict):
+        raise ctx.error(value, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def req_list(value: Any, ctx: Ctx) -> list:
+    if not isinstance(value, list):
+        raise ctx.error(value, f"expected an array, got {type(value).__name__}")
+    return value
+
+
+def req(obj: dict, key: str, ctx: Ctx) -> Any:
+    if key not in obj or obj[key] is None:
+        raise ctx.at(key).error(None, "required field missing")
+    return obj[key]
+
+
+def req_str(obj: dict, key: str, ctx: Ctx) -> str:
+    value = req(obj, key, ctx)
+    if not isinstance(value, str) or not value:
+        raise ctx.at(key).error(value, "expected a non-empty string")
+    return value
+
+
+def req_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal:
+    value = req(obj, key, ctx)
+    try:
+        return units.to_decimal(value)
+    except ValueError as exc:
+        raise ctx.at(key).error(value, str(exc)) from None
+
+
+def opt_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal | None:
+    """An optional number: absent, null or "" is None; anything else must parse."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return req_decimal(obj, key, ctx)
+
+
+def req_int(obj: dict, key: str, ctx: Ctx) -> int:
+    number = req_decimal(obj, key, ctx)
+    if number != number.to_integral_value():
+        raise ctx.at(key).error(obj[key], "expected an integer")
+    return int(number)
+
+
+def opt_time(obj: dict, key: str, ctx: Ctx, convert: Callable[[Any], datetime]) -> datetime | None:
+    """An optional timestamp; `convert` is one of the `units.*_to_utc` functions."""
+    value = obj.get(key)
+    if value is None or value == "" or value == 0 or value == "0":
+        return None
+    try:
+        number = value if convert is units.iso_to_utc else units.to_decimal(value)
+        return convert(number)
+    except (ValueError, OverflowError) as exc:
+        raise ctx.at(key).error(value, f"bad timestamp: {exc}") from None
+
+
+def make_row(
+    venue: Venue,
+    ctx: Ctx,
+    *,
+    symbol: str,
+    mark_price: Decimal,
+    index_price: Decimal | None,
+    rate: Decimal,
+    rate_raw: object,
+    interval_hours: Decimal | None = None,
+    interval_source: IntervalSource | None = None,
+    open_interest_base: Decimal | None = None,
+    open_interest_usd: Decimal | None = None,
+    volume_24h_usd: Decimal | None = None,
+    next_funding_at: datetime | None = None,
+    base_hint: str | None = None,
+) -> MarketRow:
+    """The one place a row is assembled: unit conversion, OI completion and sanity checks.
+
+    `rate` is the number as published (percent venues pass the percent); the interval defaults
+    to the venue's fixed one. Open interest given in one unit is completed in the other at the
+    mark price.
+    """
+    if interval_hours is None:
+        if venue.interval_hours is None:
+            raise ctx.error(None, "venue has no fixed interval and the market states none")
+        interval_hours, interval_source = venue.interval_hours, IntervalSource.FIXED
+    if interval_source is None:
+        raise ctx.error(interval_hours, "interval given without its source")
+    if interval_hours <= 0:
+        raise ctx.error(interval_hours, "funding interval must be positive")
+    if mark_price <= 0:
+        raise ctx.error(mark_price, "mark price must be positive")
+    if index_price is not None and index_price <= 0:
+        raise ctx.error(index_price, "index price must be positive")
+    decimal_rate = units.percent_to_decimal(rate) if venue.rate_unit is RateUnit.PERCENT else rate
+    if abs(units.rate_1h(decimal_rate, interval_hours)) > MAX_ABS_RATE_1H:
+        raise ctx.error(rate_raw, f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h")
+    for name, value in (
+        ("open_interest_base", open_interest_base),
+        ("open_interest_usd", open_interest_usd),
+        ("volume_24h_usd", volume_24h_usd),
+    ):
+        if value is not None and value < 0:
+            raise ctx.error(value, f"{name} must not be negative")
+    if open_interest_usd is None and open_interest_base is not None:
+        open_interest_usd = open_interest_base * mark_price
+    elif open_interest_base is None and open_interest_usd is not None:
+        open_interest_base = open_interest_usd / mark_price
+    return MarketRow(
+        exchange=venue.id,
+        symbol=symbol,
+        mark_price=mark_price,
+        index_price=index_price,
+        funding_rate=decimal_rate,
+        funding_rate_raw=str(rate_raw),
+        rate_unit=venue.rate_unit,
+        funding_interval_hours=interval_hours,
+        interval_source=interval_source,
+        open_interest_base=open_interest_base,
+        open_interest_usd=open_interest_usd,
+        volume_24h_usd=volume_24h_usd,
+        next_funding_at=next_funding_at,
+        base_hint=base_hint,
+    )
+
+
+def market_rows(
+    items: Iterable[tuple[str | int, Any]],
+    ctx: Ctx,
+    parse_one: Callable[[Any, Ctx], MarketRow | None],
+) -> ParseResult:
+    """Parse each market on its own: a bad one is rejected with its path, `None` means skipped."""
+    result = ParseResult()
+    for key, item in items:
+        item_ctx = ctx.at(key)
+        try:
+            row = parse_one(item, item_ctx)
+        except ParseError as exc:
+            result.rejected.append(exc)
+            continue
+        except (ValueError, KeyError, TypeError, ArithmeticError, AttributeError) as exc:
+            result.rejected.append(item_ctx.error(item, f"{type(exc).__name__}: {exc}"))
+            continue
+        if row is None:
+            result.skipped += 1
+        else:
+            result.rows.append(row)
+    return result

@@ -1,0 +1,142 @@
+"""The one way venue code talks HTTP: timeouts, bounded jittered retries, pacing, JSON decode.
+
+Venue `poll` functions receive a `VenueHttp`; whether it reaches the network or a replay
+transport is decided once by whoever builds the `httpx.AsyncClient`.
+"""
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+
+from funding_pipeline.lib.exchanges.model import Venue
+from funding_pipeline.lib.http.errors import (
+    BadBody,
+    ConnectFailed,
+    HttpStatusError,
+    RequestTimeout,
+    TransportError,
+)
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """JSON with numbers kept exact (Decimal); HTML or truncated bodies raise `BadBody`."""
+    text = response.text
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except ValueError as exc:
+        ctype = response.headers.get("content-type", "?")
+        snippet = " ".join(text[:80].split())
+        raise BadBody(f"undecodable body ({ctype}) from {response.url}: {exc}; starts {snippet!r}") from None
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class VenueHttp:
+    """Requests for one venue within one poll slot; never retries past `deadline` (monotonic)."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        client: httpx.AsyncClient,
+        *,
+        deadline: float,
+        max_attempts: int = 3,
+        backoff_s: float = 0.25,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ):
+        self.venue = venue
+        self.client = client
+        self.deadline = deadline
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.requests = 0
+        self.retries = 0
+        self._pace_lock = asyncio.Lock()
+        self._last_start = 0.0
+
+    async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self._request("GET", path, params=params)
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return await self._request("POST", path, json_body=body)
+
+    async def gather(self, items: Iterable[T], fetch: Callable[[T], Awaitable[Any]]) -> list[Any]:
+        """Per-market calls for venues without a bulk endpoint, at most `max_concurrency` at once."""
+        gate = asyncio.Semaphore(self.venue.max_concurrency)
+
+        async def one(item: T) -> Any:
+            async with gate:
+                return await fetch(item)
+
+        return await asyncio.gather(*(one(i) for i in items))
+
+    async def _pace(self) -> None:
+        if self.venue.min_interval_s <= 0:
+            return
+        async with self._pace_lock:
+            wait = self._last_start + self.venue.min_interval_s - self.clock()
+            if wait > 0:
+                await self.sleep(wait)
+            self._last_start = self.clock()
+
+    async def _request(self, method: str, path: str, *, params=None, json_body=None) -> Any:
+        url = self.venue.base_url + path
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._pace()
+            remaining = self.deadline - self.clock()
+            if remaining <= 0:
+                raise RequestTimeout(f"{self.venue.id} {method} {url}: slot deadline passed")
+            try:
+                self.requests += 1
+                response = await self.client.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    timeout=min(self.venue.timeout_s, remaining),
+                )
+                if response.status_code >= 400:
+                    raise HttpStatusError(
+                        response.status_code,
+                        url,
+                        " ".join(response.text[:120].split()),
+                        retry_after_seconds(response),
+                    )
+                return decode_json(response)
+            except httpx.TimeoutException as exc:
+                error: TransportError = RequestTimeout(f"{self.venue.id} {method} {url}: timeout ({exc})")
+            except httpx.TransportError as exc:
+                error = ConnectFailed(f"{self.venue.id} {method} {url}: {type(exc).__name__}: {exc}")
+            except TransportError as exc:
+                error = exc
+            if not error.retryable or attempt >= self.max_attempts:
+                raise error
+            delay = self.rng.uniform(0, self.backoff_s * 2 ** (attempt - 1))
+            if isinstance(error, HttpStatusError) and error.retry_after_s is not None:
+                delay = error.retry_after_s
+            if self.clock() + delay >= self.deadline:
+                raise error
+            self.retries += 1
+            await self.sleep(delay)

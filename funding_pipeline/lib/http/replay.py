@@ -1,0 +1,99 @@
+"""Replay transport: serves recorded responses (cassettes) in place of the network.
+
+A cassette is `{"request": {"method", "url", "params"?, "json"?}, "response": {"status",
+"headers"?, "json" | "text"}}`. A request matches when method and URL (without query) are equal
+and every key the cassette gives in `params` / `json` has the same value; keys it leaves out
+match anything. Matching cassettes are served in file-name order, one per poll, cycling: the
+poll number selects the cassette, so a rerun of a slot replays exactly the same answer.
+"""
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from funding_pipeline.lib.http.errors import NoCassette
+
+
+@dataclass(frozen=True)
+class Cassette:
+    name: str
+    method: str
+    url: str
+    params: dict[str, Any]
+    body: dict[str, Any] | None
+    status: int
+    headers: dict[str, str]
+    content: bytes
+
+    def matches(self, method: str, url: str, params: dict[str, str], body: Any) -> bool:
+        if method != self.method or url != self.url:
+            return False
+        if any(params.get(k) != _as_query(v) for k, v in self.params.items()):
+            return False
+        if self.body:
+            if not isinstance(body, dict):
+                return False
+            return all(body.get(k) == v for k, v in self.body.items())
+        return True
+
+
+def _as_query(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _load_one(path: Path) -> Cassette:
+    try:
+        doc = json.loads(path.read_text())
+        req, resp = doc["request"], doc["response"]
+        content = json.dumps(resp["json"]).encode() if "json" in resp else resp["text"].encode()
+        return Cassette(
+            name=path.name,
+            method=req.get("method", "GET").upper(),
+            url=req["url"].split("?", 1)[0],
+            params=req.get("params") or {},
+            body=req.get("json"),
+            status=int(resp.get("status", 200)),
+            headers=resp.get("headers") or {},
+            content=content,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed cassette {path}: {exc}") from exc
+
+
+@lru_cache(maxsize=64)
+def load_cassettes(folder: Path) -> tuple[Cassette, ...]:
+    """All cassettes of one venue folder, in file-name order; loaded once per process."""
+    if not folder.is_dir():
+        return ()
+    return tuple(_load_one(p) for p in sorted(folder.glob("*.json")))
+
+
+class ReplayTransport(httpx.AsyncBaseTransport):
+    """httpx transport answering from cassettes; `poll_number` picks among matches."""
+
+    def __init__(self, cassettes: tuple[Cassette, ...], poll_number: int):
+        self.cassettes = cassettes
+        self.poll_number = poll_number
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url.copy_with(query=None))
+        params = dict(request.url.params)
+        body = None
+        if request.content:
+            try:
+                body = json.loads(request.content)
+            except ValueError:
+                body = None
+        found = [c for c in self.cassettes if c.matches(request.method, url, params, body)]
+        if not found:
+            shown = f" json={body}" if body is not None else ""
+            raise NoCassette(f"no cassette for {request.method} {request.url}{shown}")
+        cassette = found[self.poll_number % len(found)]
+        headers = {"content-type": "application/json", **cassette.headers}
+        return httpx.Response(cassette.status, headers=headers, content=cassette.content)

@@ -1,0 +1,126 @@
+"""One poll slot: every enabled venue asked concurrently, each outcome recorded, none lost.
+
+A venue's failure (transport, bad envelope, open circuit) becomes a `PollOutcome` with the
+reason; it never raises into the slot and never delays the other venues past the deadline.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from funding_pipeline.lib.exchanges.model import Exchange, MarketRow, ParseError
+from funding_pipeline.lib.http.breaker import Breaker
+from funding_pipeline.lib.http.client import Sleep, VenueHttp
+from funding_pipeline.lib.http.errors import CircuitOpen, TransportError
+from funding_pipeline.lib.http.replay import ReplayTransport, load_cassettes
+
+SLOT_SECONDS = 15
+# A venue's answer must be in before the next slot starts; the rest is for writing.
+SLOT_BUDGET_S = 12.0
+USER_AGENT = "funding-pipeline/0.1 (+https://github.com/)"
+
+
+@dataclass
+class PollOutcome:
+    exchange: str
+    slot_at: datetime
+    ok: bool
+    rows: list[MarketRow] = field(default_factory=list)
+    rejected: list[ParseError] = field(default_factory=list)
+    skipped: int = 0
+    latency_ms: float = 0.0
+    requests: int = 0
+    retries: int = 0
+    error: str | None = None
+
+
+TransportFactory = Callable[[str, int], httpx.AsyncBaseTransport | None]
+
+
+def replay_transports(replay_dir: Path) -> TransportFactory:
+    """Transport factory for replay mode: venue folder `<replay_dir>/<exchange id>/`."""
+
+    def factory(exchange_id: str, poll_number: int) -> httpx.AsyncBaseTransport:
+        return ReplayTransport(load_cassettes(replay_dir / exchange_id), poll_number)
+
+    return factory
+
+
+def live_transports(exchange_id: str, poll_number: int) -> None:
+    return None  # httpx's default network transport
+
+
+async def poll_exchange(
+    exchange: Exchange,
+    slot_at: datetime,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    breaker: Breaker | None = None,
+    budget_s: float = SLOT_BUDGET_S,
+    sleep: Sleep = asyncio.sleep,
+) -> PollOutcome:
+    venue_id = exchange.venue.id
+    if breaker is not None and not breaker.allows(slot_at):
+        error = CircuitOpen(
+            f"circuit open until {breaker.open_until:%H:%M:%S} after {breaker.failures} failures"
+        )
+        return PollOutcome(venue_id, slot_at, ok=False, error=f"CircuitOpen: {error}")
+    started = time.monotonic()
+    async with httpx.AsyncClient(
+        transport=transport, headers={"user-agent": USER_AGENT}, follow_redirects=True
+    ) as client:
+        http = VenueHttp(exchange.venue, client, deadline=started + budget_s, sleep=sleep)
+        try:
+            result = await asyncio.wait_for(exchange.poll(http, slot_at), timeout=budget_s)
+            outcome = PollOutcome(
+                venue_id,
+                slot_at,
+                ok=True,
+                rows=result.rows,
+                rejected=result.rejected,
+                skipped=result.skipped,
+            )
+        except (TransportError, ParseError) as exc:
+            outcome = PollOutcome(venue_id, slot_at, ok=False, error=f"{type(exc).__name__}: {exc}")
+        except TimeoutError:
+            outcome = PollOutcome(
+                venue_id, slot_at, ok=False, error=f"RequestTimeout: no answer within {budget_s:.0f}s"
+            )
+        except Exception as exc:  # a bug in one venue's code must not cost the others their rows
+            outcome = PollOutcome(venue_id, slot_at, ok=False, error=f"{type(exc).__name__}: {exc}")
+        outcome.requests, outcome.retries = http.requests, http.retries
+    outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
+    if breaker is not None:
+        breaker.record(outcome.ok, slot_at)
+    return outcome
+
+
+async def poll_slot(
+    exchanges: list[Exchange],
+    slot_at: datetime,
+    poll_number: int,
+    transports: TransportFactory,
+    breakers: dict[str, Breaker] | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> list[PollOutcome]:
+    """All venues at once; the result list follows the order of `exchanges`."""
+    breakers = breakers or {}
+    return list(
+        await asyncio.gather(
+            *(
+                poll_exchange(
+                    e,
+                    slot_at,
+                    transport=transports(e.venue.id, poll_number),
+                    breaker=breakers.get(e.venue.id),
+                    sleep=sleep,
+                )
+                for e in exchanges
+            )
+        )
+    )

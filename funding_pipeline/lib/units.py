@@ -1,0 +1,84 @@
+"""Every unit conversion of the project, in Decimal, so a rate is never annualized twice.
+
+Rates are decimals per stated interval (0.0001 = 0.01 %). Venues publish per-hour, per-8h,
+per-N-minutes and percent values; parsers call these functions instead of doing arithmetic.
+"""
+
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+HOURS_PER_YEAR = Decimal(24 * 365)
+PERCENT = Decimal(100)
+
+
+def to_decimal(value: object) -> Decimal:
+    """Parse a wire number (string, int or float) without float rounding; raise ValueError."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not finite: {value!r}")
+        value = repr(value)
+    try:
+        out = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+    if not out.is_finite():
+        raise ValueError(f"not finite: {value!r}")
+    return out
+
+
+def percent_to_decimal(rate_percent: Decimal) -> Decimal:
+    return rate_percent / PERCENT
+
+
+def minutes_to_hours(minutes: Decimal) -> Decimal:
+    return minutes / Decimal(60)
+
+
+def seconds_to_hours(seconds: Decimal) -> Decimal:
+    return seconds / Decimal(3600)
+
+
+def rate_1h(rate: Decimal, interval_hours: Decimal) -> Decimal:
+    """Per-hour rate from a rate paid every `interval_hours`."""
+    if interval_hours <= 0:
+        raise ValueError(f"funding interval must be positive, got {interval_hours}")
+    return rate / interval_hours
+
+
+def rate_8h(rate_per_hour: Decimal) -> Decimal:
+    return rate_per_hour * 8
+
+
+def apr(rate_per_hour: Decimal) -> Decimal:
+    """Simple (non-compounded) annual rate from a per-hour rate."""
+    return rate_per_hour * HOURS_PER_YEAR
+
+
+def ms_to_utc(ms: int | Decimal) -> datetime:
+    return datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=int(ms))
+
+
+def s_to_utc(seconds: int | Decimal) -> datetime:
+    return datetime.fromtimestamp(0, UTC) + timedelta(seconds=int(seconds))
+
+
+def ns_to_utc(ns: int | Decimal) -> datetime:
+    return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(ns) // 1000)
+
+
+def iso_to_utc(text: str) -> datetime:
+    """ISO-8601 with `Z` or an offset; naive times are rejected rather than guessed."""
+    out = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if out.tzinfo is None:
+        raise ValueError(f"timestamp without timezone: {text!r}")
+    return out.astimezone(UTC)
+
+
+def next_boundary(at: datetime, interval_hours: Decimal) -> datetime:
+    """Next settlement for venues that settle on fixed UTC boundaries and publish no time."""
+    step = int(Decimal(3600) * interval_hours)
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp((epoch // step + 1) * step, UTC)
