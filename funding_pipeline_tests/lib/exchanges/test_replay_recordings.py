@@ -2,37 +2,38 @@
 
 import asyncio
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 
 import funding_pipeline
-from funding_pipeline.lib.exchanges import MODULES, all_exchanges
+from funding_pipeline.lib.exchanges import MODULES
 from funding_pipeline.lib.polling import poll_exchange, replay_transports
 
 RECORDINGS = Path(funding_pipeline.__file__).parent / "recordings"
 SLOT = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
-IDS = sorted(all_exchanges())
 
 
-@pytest.mark.parametrize("exchange_id", IDS)
+@pytest.mark.parametrize("module", MODULES)
 @pytest.mark.parametrize("poll_number", [0, 1, 23])
-def test_bundled_recording_polls_cleanly(exchange_id, poll_number):
-    exchange = all_exchanges()[exchange_id]
-    transport = replay_transports(RECORDINGS)(exchange_id, poll_number)
+def test_bundled_recording_polls_cleanly(module, poll_number):
+    for exchange in import_module(f"funding_pipeline.lib.exchanges.{module}").EXCHANGES:
+        exchange_id = exchange.venue.id
+        transport = replay_transports(RECORDINGS)(exchange_id, poll_number)
 
-    outcome = asyncio.run(poll_exchange(exchange, SLOT, transport=transport))
+        outcome = asyncio.run(poll_exchange(exchange, SLOT, transport=transport))
 
-    assert outcome.error is None
-    assert outcome.ok
-    assert len(outcome.rows) >= 2
-    assert outcome.rejected == []
-    assert {r.exchange for r in outcome.rows} == {exchange_id}
+        assert outcome.error is None, exchange_id
+        assert len(outcome.rows) >= 2, exchange_id
+        assert outcome.rejected == [], exchange_id
+        assert {r.exchange for r in outcome.rows} == {exchange_id}
 
 
-def test_every_module_registered_with_fixtures_and_tests():
+@pytest.mark.parametrize("module", MODULES)
+def test_module_has_fixtures_and_golden_tests(module):
     tests = Path(__file__).parent
     fixtures = tests.parents[1] / "fixtures"
-    for name in MODULES:
-        assert (tests / f"test_{name}.py").is_file(), name
-        assert any((fixtures / name).glob("*.json")), name
+    assert (tests / f"test_{module}.py").is_file()
+    assert (fixtures / module / "README.md").is_file()
+    assert any((fixtures / module).glob("*.json"))
