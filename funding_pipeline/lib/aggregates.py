@@ -1,0 +1,100 @@
+"""Roll-ups by bucket start, computed inside DuckDB from closed files only.
+
+Buckets are keyed on (exchange, symbol, bucket_start) of the observation time, never the
+write time; a rerun replaces exactly its buckets, so it gives identical rows.
+"""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from funding_pipeline.lib.storage import layout
+from funding_pipeline.lib.storage.files import attach_sql, check_version, replace_where
+from funding_pipeline.lib.storage.schemas import MARKET_SNAPSHOTS, MARKET_STATS_1H, MARKET_STATS_1M
+
+# Minute buckets from raw 15 s rows: OHLC of mark price, avg/min/max of the per-hour rate,
+# last known open interest and volume.
+STATS_1M_SELECT = """
+SELECT date_trunc('minute', observed_at) AS bucket_start, exchange, symbol,
+       any_value(base_asset) AS base_asset,
+       count(*)::INTEGER AS samples,
+       arg_min(mark_price, observed_at) AS mark_price_open,
+       max(mark_price) AS mark_price_high,
+       min(mark_price) AS mark_price_low,
+       arg_max(mark_price, observed_at) AS mark_price_close,
+       avg(funding_rate_1h) AS funding_rate_1h_avg,
+       min(funding_rate_1h) AS funding_rate_1h_min,
+       max(funding_rate_1h) AS funding_rate_1h_max,
+       arg_max(open_interest_usd, observed_at) FILTER (WHERE open_interest_usd IS NOT NULL)
+           AS open_interest_usd_last,
+       arg_max(volume_24h_usd, observed_at) FILTER (WHERE volume_24h_usd IS NOT NULL)
+           AS volume_24h_usd_last
+FROM {source}
+WHERE observed_at >= ? AND observed_at < ?
+GROUP BY ALL
+"""
+
+# Hour buckets from minute buckets: sample-weighted average, extremes, first open, last close.
+STATS_1H_SELECT = """
+SELECT date_trunc('hour', bucket_start) AS bucket_start, exchange, symbol,
+       any_value(base_asset) AS base_asset,
+       sum(samples)::INTEGER AS samples,
+       arg_min(mark_price_open, bucket_start) AS mark_price_open,
+       max(mark_price_high) AS mark_price_high,
+       min(mark_price_low) AS mark_price_low,
+       arg_max(mark_price_close, bucket_start) AS mark_price_close,
+       sum(funding_rate_1h_avg * samples) / sum(samples) AS funding_rate_1h_avg,
+       min(funding_rate_1h_min) AS funding_rate_1h_min,
+       max(funding_rate_1h_max) AS funding_rate_1h_max,
+       arg_max(open_interest_usd_last, bucket_start) FILTER (WHERE open_interest_usd_last IS NOT NULL)
+           AS open_interest_usd_last,
+       arg_max(volume_24h_usd_last, bucket_start) FILTER (WHERE volume_24h_usd_last IS NOT NULL)
+           AS volume_24h_usd_last
+FROM {source}
+WHERE bucket_start >= ? AND bucket_start < ?
+GROUP BY ALL
+"""
+
+OUTSIDE = "NOT (bucket_start >= ? AND bucket_start < ?)"
+
+
+def _insert(con: duckdb.DuckDBPyConnection, target: str, select: str, params: list) -> None:
+    cols = ", ".join(f'"{c}"' for c in MARKET_STATS_1M.column_names)
+    con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM ({select})", params)  # sql-ok
+
+
+def write_stats_1m(warehouse: Path, chunk_file: Path, start: datetime, end: datetime) -> Path:
+    """Replace the minute buckets in [start, end) of the hour's 1m file from one closed chunk."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+
+    def add(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(attach_sql(chunk_file, "chunk"))
+        try:
+            check_version(con, "chunk", MARKET_SNAPSHOTS, chunk_file)
+            select = STATS_1M_SELECT.format(source="chunk.market_snapshots")
+            _insert(con, "market_stats_1m", select, [start, end])
+        finally:
+            con.execute("DETACH chunk")
+
+    path = layout.stats_1m_path(warehouse, hour)
+    return replace_where(path, MARKET_STATS_1M, OUTSIDE, [start, end], add)
+
+
+def write_stats_1h(warehouse: Path, hour: datetime) -> Path:
+    """Replace one hour's buckets in the day's 1h file from the hour's 1m file."""
+    end = hour + timedelta(hours=1)
+    source = layout.stats_1m_path(warehouse, hour)
+    if not source.exists():
+        raise FileNotFoundError(f"no 1-minute aggregates for {hour:%Y-%m-%d %H}:00 ({source})")
+
+    def add(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(attach_sql(source, "m1"))
+        try:
+            check_version(con, "m1", MARKET_STATS_1M, source)
+            _insert(con, "market_stats_1h", STATS_1H_SELECT.format(source="m1.market_stats_1m"), [hour, end])
+        finally:
+            con.execute("DETACH m1")
+
+    path = layout.stats_1h_path(warehouse, hour.date())
+    return replace_where(path, MARKET_STATS_1H, OUTSIDE, [hour, end], add)

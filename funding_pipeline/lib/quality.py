@@ -1,0 +1,84 @@
+"""Data-quality queries behind the asset checks; plain functions over a DuckDB connection."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from funding_pipeline.lib.storage import layout
+from funding_pipeline.warehouse import connect_files
+
+SLOTS_PER_HOUR = 240
+WARN_SHARE = 0.95
+ERROR_SHARE = 0.50
+
+
+def hour_connection(warehouse: Path, hour: datetime) -> duckdb.DuckDBPyConnection:
+    """Views over one hour's closed chunk files and its 1-minute file."""
+    chunks = [layout.chunk_path(warehouse, hour + timedelta(minutes=5 * k)) for k in range(12)]
+    chunks = [p for p in chunks if p.exists()]
+    m1 = layout.stats_1m_path(warehouse, hour)
+    return connect_files(
+        {
+            "market_snapshots": chunks,
+            "tracker_polls": chunks,
+            "market_stats_1m": [m1] if m1.exists() else [],
+        }
+    )
+
+
+@dataclass
+class Coverage:
+    shares: dict[str, float]
+    worst: float
+    below_warn: list[str]
+    below_error: list[str]
+
+
+def slot_coverage(con, start: datetime, end: datetime, enabled: list[str], expected: int) -> Coverage:
+    """Share of expected slots in which each enabled venue answered with rows."""
+    found = dict(
+        con.execute(
+            "SELECT exchange, count(DISTINCT slot_at) FILTER (WHERE ok AND rows > 0) FROM tracker_polls "
+            "WHERE slot_at >= ? AND slot_at < ? GROUP BY exchange",
+            [start, end],
+        ).fetchall()
+    )
+    shares = {e: round(found.get(e, 0) / expected, 4) if expected else 0.0 for e in enabled}
+    return Coverage(
+        shares=shares,
+        worst=min(shares.values(), default=1.0),
+        below_warn=sorted(e for e, s in shares.items() if s < WARN_SHARE),
+        below_error=sorted(e for e, s in shares.items() if s < ERROR_SHARE),
+    )
+
+
+def duplicate_snapshots(con, start: datetime, end: datetime) -> list[tuple]:
+    return con.execute(
+        "SELECT observed_at, exchange, symbol, count(*) AS n FROM market_snapshots "
+        "WHERE observed_at >= ? AND observed_at < ? GROUP BY ALL HAVING count(*) > 1 ORDER BY n DESC LIMIT 10",
+        [start, end],
+    ).fetchall()
+
+
+def samples_vs_raw(con, start: datetime, end: datetime) -> tuple[int, int]:
+    """(raw rows, sum of 1m samples) over the same window; equal when nothing was lost."""
+    raw = con.execute(
+        "SELECT count(*) FROM market_snapshots WHERE observed_at >= ? AND observed_at < ?", [start, end]
+    ).fetchone()[0]
+    samples = con.execute(
+        "SELECT coalesce(sum(samples), 0) FROM market_stats_1m WHERE bucket_start >= ? AND bucket_start < ?",
+        [start, end],
+    ).fetchone()[0]
+    return int(raw), int(samples)
+
+
+def non_finite_snapshots(con, start: datetime, end: datetime) -> int:
+    return con.execute(
+        "SELECT count(*) FROM market_snapshots WHERE observed_at >= ? AND observed_at < ? AND NOT ("
+        "isfinite(mark_price) AND isfinite(funding_rate) AND isfinite(funding_rate_1h) AND isfinite(funding_apr) "
+        "AND coalesce(isfinite(index_price), true) AND coalesce(isfinite(open_interest_usd), true) "
+        "AND coalesce(isfinite(volume_24h_usd), true) AND mark_price > 0)",
+        [start, end],
+    ).fetchone()[0]

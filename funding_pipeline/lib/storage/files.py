@@ -1,0 +1,217 @@
+"""DuckDB files: copy-on-write writes, the append-only chunk writer, schema-version checks.
+
+Readers must never block writers (DuckDB allows one read-write process per file, and none
+while another process holds it). So a finished file is never written again: a change is a
+new temp file, fsynced and renamed over the old one; a reader holding the old inode keeps it.
+Every connection is closed in `finally`, unlike `DuckDBResource.get_connection()`.
+"""
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from funding_pipeline.lib.storage.layout import OPEN_SUFFIX, TMP_MARK
+from funding_pipeline.lib.storage.schemas import TABLES, Table
+
+META_SQL = (
+    "CREATE TABLE IF NOT EXISTS _meta (table_name VARCHAR PRIMARY KEY, schema_version INTEGER, "
+    "written_at TIMESTAMP WITH TIME ZONE)"
+)
+
+
+class SchemaVersionError(RuntimeError):
+    """A file written under another schema version than this code reads."""
+
+
+@contextlib.contextmanager
+def connect(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+def attach_sql(path: Path, alias: str) -> str:
+    """ATTACH takes no bound parameters: the path is quoted here, the alias is ours."""
+    if not alias.isidentifier():
+        raise ValueError(f"bad alias {alias!r}")
+    quoted = str(path).replace("'", "''")
+    return f"ATTACH '{quoted}' AS {alias} (READ_ONLY)"  # sql-ok: quoted path, generated alias
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def create_tables(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> None:
+    con.execute(META_SQL)
+    for table in tables:
+        con.execute(table.create_sql())
+        con.execute(
+            "INSERT OR REPLACE INTO _meta VALUES (?, ?, ?)",
+            [table.name, table.version, datetime.now(UTC)],
+        )
+
+
+def insert_arrow(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table) -> int:
+    """Bulk insert by column name through Arrow: no parameter lists, no values in SQL text."""
+    if data.num_rows == 0:
+        return 0
+    con.register("_incoming", data)
+    try:
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        con.execute(
+            f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _incoming"
+        )  # sql-ok: fixed identifiers
+    finally:
+        con.unregister("_incoming")
+    return data.num_rows
+
+
+def write_atomic(path: Path, tables: list[Table], fill: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
+    """Build a whole new file with `fill`, then rename it over `path` in one step.
+
+    A crash before the rename leaves the previous file untouched (and a temp file that
+    `doctor` reports); readers of the previous file are never blocked.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+    try:
+        with connect(tmp, read_only=False) as con:
+            create_tables(con, tables)
+            fill(con)
+            con.execute("CHECKPOINT")
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(path.parent)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return path
+
+
+def replace_where(
+    path: Path,
+    table: Table,
+    keep_sql: str,
+    keep_params: list,
+    add: pa.Table | Callable[[duckdb.DuckDBPyConnection], None],
+) -> Path:
+    """Copy-on-write upsert: old rows matching `keep_sql` stay, then `add` adds the new ones.
+
+    `keep_sql` is a fixed predicate with `?` placeholders (rows outside the partition being
+    rewritten), so a rerun of a partition replaces exactly that partition. `add` is an Arrow
+    table or a function inserting with SQL (aggregates computed inside DuckDB).
+    """
+    old = path if path.exists() else None
+
+    def fill(con: duckdb.DuckDBPyConnection) -> None:
+        if old is not None:
+            con.execute(attach_sql(old, "old"))
+            try:
+                check_version(con, "old", table, old)
+                cols = ", ".join(f'"{c}"' for c in table.column_names)
+                con.execute(
+                    f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM old.{table.name} WHERE {keep_sql}",  # sql-ok
+                    keep_params,
+                )
+            finally:
+                con.execute("DETACH old")
+        if isinstance(add, pa.Table):
+            insert_arrow(con, table, add)
+        else:
+            add(con)
+
+    return write_atomic(path, [table], fill)
+
+
+def check_version(con: duckdb.DuckDBPyConnection, alias: str, table: Table, path: Path) -> None:
+    try:
+        found = con.execute(
+            f"SELECT schema_version FROM {alias}._meta WHERE table_name = ?",  # sql-ok: alias is generated
+            [table.name],
+        ).fetchone()
+    except duckdb.CatalogException:
+        found = None
+    if found is None:
+        raise SchemaVersionError(f"{path}: no schema version recorded for {table.name}")
+    if found[0] != table.version:
+        raise SchemaVersionError(
+            f"{path}: {table.name} has schema version {found[0]}, this code reads version {table.version}"
+        )
+
+
+def file_versions(path: Path) -> dict[str, int]:
+    """Table -> schema version recorded in a finished file (opened read-only)."""
+    with connect(path, read_only=True) as con:
+        return dict(con.execute("SELECT table_name, schema_version FROM _meta").fetchall())
+
+
+class ChunkWriter:
+    """Append-only writer for the collection run's current 5-minute chunk.
+
+    The file is `<MM>.duckdb.open` while written (readers skip it) and is renamed to
+    `<MM>.duckdb` by `close()`, after which it is never written again. Reopening an existing
+    open chunk (a relaunched run) continues it; `slots()` says which slots it already holds.
+    """
+
+    TABLES = (TABLES["market_snapshots"], TABLES["tracker_polls"])
+
+    def __init__(self, final_path: Path):
+        self.final_path = final_path
+        self.path = final_path.with_name(final_path.name + OPEN_SUFFIX)
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        if final_path.exists():
+            raise FileExistsError(f"{final_path} is closed; closed chunks are never rewritten")
+        self.con = duckdb.connect(str(self.path))
+        try:
+            self.con.execute("SET TimeZone = 'UTC'")
+            create_tables(self.con, list(self.TABLES))
+        except BaseException:
+            self.con.close()
+            raise
+
+    def slots(self) -> set[datetime]:
+        return {r[0] for r in self.con.execute("SELECT DISTINCT slot_at FROM tracker_polls").fetchall()}
+
+    def append(self, snapshots: pa.Table, polls: pa.Table) -> None:
+        """One slot's rows and poll outcomes, committed together."""
+        self.con.execute("BEGIN")
+        try:
+            insert_arrow(self.con, self.TABLES[0], snapshots)
+            insert_arrow(self.con, self.TABLES[1], polls)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def close(self) -> Path:
+        try:
+            self.con.execute("CHECKPOINT")
+        finally:
+            self.con.close()
+        _fsync(self.path)
+        os.replace(self.path, self.final_path)
+        _fsync(self.final_path.parent)
+        return self.final_path
+
+    def abandon(self) -> None:
+        """Close without finishing (the run is stopping); a relaunch resumes the file."""
+        self.con.close()

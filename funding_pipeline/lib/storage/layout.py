@@ -1,0 +1,108 @@
+"""Where every file lives under `<data root>/warehouse/`, and which tables each file holds.
+
+Granularity keeps common reads to tens of files: one hour of raw rows = 12 chunk files, one
+hour of 1m rows = 1 file, 30 days of 1h rows = 30 files.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+OPEN_SUFFIX = ".open"  # a chunk still being written: `<MM>.duckdb.open`, never read
+TMP_MARK = ".tmp-"  # copy-on-write temp files: `.<name>.tmp-<hex>`
+
+
+@dataclass(frozen=True)
+class FileKind:
+    folder: str
+    pattern: re.Pattern
+    tables: tuple[str, ...]
+
+    def files(self, warehouse: Path) -> list[Path]:
+        root = warehouse / self.folder
+        if not root.is_dir():
+            return []
+        return sorted(
+            p for p in root.rglob("*.duckdb") if self.pattern.fullmatch(p.relative_to(root).as_posix())
+        )
+
+
+_DAY = r"\d{4}-\d{2}-\d{2}"
+
+
+def _latest(folder: str) -> FileKind:
+    return FileKind(folder, re.compile(r"latest\.duckdb"), (folder,))
+
+
+KINDS: tuple[FileKind, ...] = (
+    FileKind(
+        "market_snapshots",
+        re.compile(rf"{_DAY}/\d{{2}}/\d{{2}}\.duckdb"),
+        ("market_snapshots", "tracker_polls"),
+    ),
+    FileKind("market_stats_1m", re.compile(rf"{_DAY}/\d{{2}}\.duckdb"), ("market_stats_1m",)),
+    FileKind("market_stats_1h", re.compile(rf"{_DAY}\.duckdb"), ("market_stats_1h",)),
+    FileKind(
+        "funding_rate_history", re.compile(r"[a-z0-9_]+/\d{4}-\d{2}\.duckdb"), ("funding_rate_history",)
+    ),
+    FileKind("price_candles", re.compile(r"\d{4}\.duckdb"), ("price_candles",)),
+    _latest("tracker_status"),
+    _latest("normalized_tokens"),
+    _latest("funding_arbitrage"),
+    _latest("cross_exchange_funding"),
+    _latest("funding_rate_ma"),
+    _latest("accumulated_funding"),
+)
+
+
+def kind_of_table(table: str) -> FileKind:
+    return next(k for k in KINDS if table in k.tables)
+
+
+def chunk_path(warehouse: Path, chunk_start: datetime) -> Path:
+    return (
+        warehouse
+        / "market_snapshots"
+        / f"{chunk_start:%Y-%m-%d}"
+        / f"{chunk_start:%H}"
+        / f"{chunk_start:%M}.duckdb"
+    )
+
+
+def open_chunk_path(warehouse: Path, chunk_start: datetime) -> Path:
+    final = chunk_path(warehouse, chunk_start)
+    return final.with_name(final.name + OPEN_SUFFIX)
+
+
+def stats_1m_path(warehouse: Path, hour: datetime) -> Path:
+    return warehouse / "market_stats_1m" / f"{hour:%Y-%m-%d}" / f"{hour:%H}.duckdb"
+
+
+def stats_1h_path(warehouse: Path, day: date) -> Path:
+    return warehouse / "market_stats_1h" / f"{day:%Y-%m-%d}.duckdb"
+
+
+def history_path(warehouse: Path, exchange: str, day: date) -> Path:
+    return warehouse / "funding_rate_history" / exchange / f"{day:%Y-%m}.duckdb"
+
+
+def candles_path(warehouse: Path, day: date) -> Path:
+    return warehouse / "price_candles" / f"{day:%Y}.duckdb"
+
+
+def latest_path(warehouse: Path, table: str) -> Path:
+    return warehouse / table / "latest.duckdb"
+
+
+def is_expected(warehouse: Path, path: Path) -> bool:
+    """True for a finished file at a place the layout defines."""
+    try:
+        rel = path.relative_to(warehouse)
+    except ValueError:
+        return False
+    parts = rel.parts
+    if len(parts) < 2:
+        return False
+    inner = Path(*parts[1:]).as_posix()
+    return any(k.folder == parts[0] and k.pattern.fullmatch(inner) for k in KINDS)
