@@ -71,6 +71,10 @@ def load_settings(
                     f"FUNDING_EXCHANGES names unknown exchange(s) {', '.join(unknown)}; "
                     f"known: {', '.join(sorted(known_exchanges))}"
                 )
+    clock = _choice(env, "FUNDING_CLOCK", CLOCKS, "wall")
+    if clock == "simulated" and source != "replay":
+        # A simulated clock polls 240 slots back to back: against live venues that is a flood.
+        raise SettingsError("FUNDING_CLOCK=simulated needs FUNDING_SOURCE=replay")
     webhook = env.get("FUNDING_ALERT_WEBHOOK", "").strip() or None
     if webhook and not webhook.startswith(("http://", "https://")):
         raise SettingsError(f"FUNDING_ALERT_WEBHOOK={webhook!r} must be an http(s) URL")
@@ -78,7 +82,7 @@ def load_settings(
         data_dir=data_dir.resolve(),
         source=source,
         replay_dir=replay_dir.resolve(),
-        clock=_choice(env, "FUNDING_CLOCK", CLOCKS, "wall"),
+        clock=clock,
         exchanges=exchanges,
         alert_webhook=webhook,
     )

@@ -1,0 +1,58 @@
+"""The code location loads, and its assets, checks, jobs and schedules are what the contract says."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from funding_pipeline.definitions import defs
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dg.Definitions:
+    return defs()
+
+
+def test_definitions_load(definitions):
+    dg.Definitions.validate_loadable(definitions)
+
+
+def test_every_asset_has_description_owner_kinds_and_columns(definitions):
+    graph = definitions.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        spec = graph.get(key)
+        assert spec.description, key
+        assert spec.owners, key
+        assert spec.metadata.get("dagster/column_schema") is not None, key
+        assert any(tag.startswith("dagster/kind/") for tag in spec.tags), key
+
+
+def test_ingest_assets_partitioned_hourly_with_open_hour(definitions):
+    graph = definitions.resolve_asset_graph()
+    for name in ("market_snapshots", "tracker_polls", "market_stats_1m"):
+        partitions = graph.get(dg.AssetKey(name)).partitions_def
+        assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)
+        assert partitions.cron_schedule == "0 * * * *"
+        assert partitions.end_offset == 1
+
+
+def test_ingest_checks_are_blocking(definitions):
+    graph = definitions.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
+    for key in [
+        ("tracker_polls", "slot_coverage"),
+        ("market_snapshots", "no_duplicate_snapshots"),
+        ("market_snapshots", "finite_values"),
+        ("market_stats_1m", "samples_match_raw"),
+    ]:
+        assert checks[key].blocking, key
+
+
+def test_collection_schedule_runs_by_default_for_the_current_hour(definitions):
+    schedule = definitions.get_schedule_def("collection_hourly")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 13, 0, 5, tzinfo=UTC))
+    (request,) = schedule.evaluate_tick(context).run_requests
+
+    assert request.partition_key == "2026-11-23-13:00"

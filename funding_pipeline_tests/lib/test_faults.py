@@ -1,0 +1,161 @@
+"""Bad answers through the replay transport: the bad venue's poll (or rows) fail with the
+reason, every other venue's rows still land."""
+
+import asyncio
+import dataclasses
+import json
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from funding_pipeline.lib.exchanges import hyperliquid
+from funding_pipeline.lib.http.breaker import Breaker
+from funding_pipeline.lib.http.client import VenueHttp
+from funding_pipeline.lib.http.errors import HttpStatusError
+from funding_pipeline.lib.polling import poll_slot, replay_transports
+from funding_pipeline_tests.fixtures import FIXTURES
+
+SLOT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+GOOD, BAD = hyperliquid.EXCHANGES[0], hyperliquid.EXCHANGES[1]  # hyperliquid, hyena
+URL = "https://api.hyperliquid.xyz/info"
+UNPACED = dataclasses.replace(GOOD.venue, min_interval_s=0.0)  # fake sleeps would otherwise add pacing waits
+PAYLOAD = json.loads((FIXTURES / "hyperliquid" / "info_metaAndAssetCtxs.docs_example.json").read_text())
+
+
+def cassette(folder, name, response, body=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    request = {"method": "POST", "url": URL, "json": body or {"type": "metaAndAssetCtxs"}}
+    (folder / f"{name}.json").write_text(json.dumps({"request": request, "response": response}))
+
+
+def poll_both(tmp_path, bad_response, breakers=None, slot=SLOT):
+    cassette(tmp_path / "hyperliquid", "ok", {"status": 200, "json": PAYLOAD})
+    cassette(tmp_path / "hyena", "bad", bad_response, {"type": "metaAndAssetCtxs", "dex": "hyna"})
+    return asyncio.run(poll_slot([GOOD, BAD], slot, 0, replay_transports(tmp_path), breakers))
+
+
+def with_market_field(index, field, value):
+    payload = json.loads(json.dumps(PAYLOAD))
+    payload[1][index][field] = value
+    return {"status": 200, "json": payload}
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        ({"status": 200, "text": "<html><body>Attention Required! | Cloudflare</body></html>"}, "BadBody"),
+        ({"status": 200, "text": '[{"universe": [{"name": "BTC"'}, "BadBody"),
+        ({"status": 200, "json": {"error": "moved to /v2"}}, "ParseError: hyena metaAndAssetCtxs $: expected an array"),
+        ({"status": 503, "text": "upstream unavailable"}, "HttpStatusError: HTTP 503"),
+    ],
+)
+def test_broken_answer_fails_that_venue_only(tmp_path, response, error):
+    good, bad = poll_both(tmp_path, response)
+
+    assert good.ok and len(good.rows) == 3
+    assert not bad.ok and bad.rows == []
+    assert bad.error.startswith(error)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("markPx", None, "$[1][1].markPx: required field missing"),
+        ("markPx", "NaN", "$[1][1].markPx: not finite"),
+        ("markPx", "0", "$[1][1]: mark price must be positive"),
+        ("markPx", "-6.04", "$[1][1]: mark price must be positive"),
+        ("funding", "0.5", "$[1][1]: funding rate beyond the sane cap of 0.05/h"),
+        ("openInterest", "Infinity", "$[1][1].openInterest: not finite"),
+    ],
+)
+def test_bad_market_rejected_with_reason_rest_kept(tmp_path, field, value, reason):
+    good, bad = poll_both(tmp_path, with_market_field(1, field, value))
+
+    assert good.ok and len(good.rows) == 3
+    assert bad.ok
+    assert [r.symbol for r in bad.rows] == ["BTC", "HPOS"]
+    (rejected,) = bad.rejected
+    assert reason in str(rejected)
+
+
+def test_no_cassette_is_an_error_never_an_empty_success(tmp_path):
+    cassette(tmp_path / "hyperliquid", "ok", {"status": 200, "json": PAYLOAD})
+
+    (outcome,) = asyncio.run(poll_slot([BAD], SLOT, 0, replay_transports(tmp_path)))
+
+    assert not outcome.ok
+    assert outcome.error.startswith("NoCassette: no cassette for POST https://api.hyperliquid.xyz/info")
+
+
+def test_circuit_opens_after_repeated_failures_and_retries_after_cooldown(tmp_path):
+    breakers = {"hyena": Breaker(threshold=3, cooldown=timedelta(seconds=60))}
+    errors = []
+    for i in range(6):
+        slot = SLOT + timedelta(seconds=15 * i)
+        _, bad = poll_both(tmp_path, {"status": 200, "text": "<html>"}, breakers, slot)
+        errors.append(bad.error.split(":")[0])
+    recovered = tmp_path / "recovered"  # cassette folders are cached per path
+    _, trial = poll_both(recovered, {"status": 200, "json": PAYLOAD}, breakers, SLOT + timedelta(seconds=105))
+
+    assert errors == ["BadBody", "BadBody", "BadBody", "CircuitOpen", "CircuitOpen", "CircuitOpen"]
+    assert trial.ok and breakers["hyena"].failures == 0
+
+
+def test_429_retry_after_is_honoured_within_the_slot():
+    answers = [
+        httpx.Response(429, headers={"retry-after": "2"}, text="slow down"),
+        httpx.Response(200, json=PAYLOAD),
+    ]
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+
+    async def run():
+        transport = httpx.MockTransport(lambda request: answers.pop(0))
+        async with httpx.AsyncClient(transport=transport) as client:
+            http = VenueHttp(UNPACED, client, deadline=time.monotonic() + 12, sleep=fake_sleep)
+            body = await http.post_json("/info", {"type": "metaAndAssetCtxs"})
+            return body, http.retries
+
+    body, retries = asyncio.run(run())
+
+    assert body[0]["universe"][0]["name"] == "BTC"
+    assert (slept, retries) == ([2.0], 1)
+
+
+def test_retry_after_beyond_the_slot_fails_fast():
+    async def run():
+        transport = httpx.MockTransport(lambda r: httpx.Response(429, headers={"retry-after": "60"}))
+        async with httpx.AsyncClient(transport=transport) as client:
+            http = VenueHttp(UNPACED, client, deadline=time.monotonic() + 12)
+            await http.post_json("/info", {"type": "metaAndAssetCtxs"})
+
+    with pytest.raises(HttpStatusError, match="HTTP 429"):
+        asyncio.run(run())
+
+
+def test_timeouts_retry_with_jittered_backoff_then_fail():
+    calls, slept = [], []
+
+    def handler(request):
+        calls.append(request)
+        raise httpx.ReadTimeout("read timed out", request=request)
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            http = VenueHttp(UNPACED, client, deadline=time.monotonic() + 12, sleep=fake_sleep, rng=random.Random(1))
+            await http.post_json("/info", {"type": "metaAndAssetCtxs"})
+
+    with pytest.raises(Exception, match="timeout") as err:
+        asyncio.run(run())
+
+    assert type(err.value).__name__ == "RequestTimeout"
+    assert len(calls) == 3  # max_attempts
+    assert len(slept) == 2 and 0 <= slept[0] <= 0.25 and 0 <= slept[1] <= 0.5

@@ -1,0 +1,97 @@
+import json
+import shutil
+
+import duckdb
+import pytest
+
+from funding_pipeline.cli import main
+
+
+@pytest.fixture
+def root(collected_root, monkeypatch):
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(collected_root))
+    for name in ("FUNDING_SOURCE", "FUNDING_CLOCK", "FUNDING_EXCHANGES"):
+        monkeypatch.delenv(name, raising=False)
+    return collected_root
+
+
+def test_sql_prints_a_table(root, capsys):
+    code = main(["sql", "SELECT exchange, count(*) AS n FROM market_snapshots GROUP BY 1"])
+
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0].split() == ["exchange", "|", "n"]
+    assert out[2].split() == ["hyperliquid", "|", "720"]
+    assert out[-1] == "(1 row)"
+
+
+def test_sql_json_format(root, capsys):
+    main(["sql", "SELECT symbol FROM market_snapshots GROUP BY 1 ORDER BY 1", "--format", "json"])
+
+    out = capsys.readouterr().out
+    assert json.loads(out[: out.rindex("]") + 1]) == [{"symbol": "BTC"}, {"symbol": "ETH"}, {"symbol": "HPOS"}]
+
+
+def test_bad_sql_exits_nonzero_with_duckdb_error(root, capsys):
+    code = main(["sql", "SELECT nope FROM market_snapshots"])
+
+    assert code == 2
+    assert 'Referenced column "nope" not found' in capsys.readouterr().err
+
+
+def test_doctor_clean_root(root, capsys):
+    assert main(["doctor"]) == 0
+    assert "no problems found" in capsys.readouterr().out
+
+
+def test_doctor_finds_stray_foreign_temp_and_version_problems(root, capsys):
+    warehouse = root / "warehouse"
+    duckdb.connect(str(warehouse / "market_snapshots" / "copy.duckdb")).close()
+    duckdb.connect(str(root / "old_tracker.duckdb")).close()
+    (warehouse / "market_stats_1m" / ".10.duckdb.tmp-abc").write_bytes(b"x")
+    m1 = next((warehouse / "market_stats_1m").rglob("10.duckdb"))
+    with duckdb.connect(str(m1)) as con:
+        con.execute("UPDATE _meta SET schema_version = 7")
+    (warehouse / "price_candles").mkdir()
+    (warehouse / "price_candles" / "2026.duckdb").write_bytes(b"not a database")
+
+    code = main(["doctor"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "stray DuckDB file" in out and "copy.duckdb" in out
+    assert "foreign DuckDB file" in out and "old_tracker.duckdb" in out
+    assert "leftover temp file" in out
+    assert "market_stats_1m schema version 7, code expects 1" in out
+    assert "2026.duckdb: cannot be opened read-only" in out
+    assert "5 problem(s) found" in out
+
+
+def test_backup_restore_round_trip(root, tmp_path, monkeypatch, capsys):
+    dest = tmp_path / "backup"
+    assert main(["backup", str(dest)]) == 0
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert len(manifest["files"]) == 13  # 12 chunks + the hour's 1m file
+
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(fresh))
+    assert main(["restore", str(dest)]) == 0
+    assert "restored 13 file(s)" in capsys.readouterr().out
+    capsys.readouterr()
+    main(["sql", "SELECT count(*) AS n FROM market_snapshots"])
+    assert "720" in capsys.readouterr().out
+
+
+def test_restore_refuses_non_empty_root_and_damaged_backup(root, tmp_path, capsys):
+    dest = tmp_path / "backup"
+    main(["backup", str(dest)])
+
+    assert main(["restore", str(dest)]) == 2
+    assert "already holds 13 file(s); pass --overwrite" in capsys.readouterr().err
+
+    victim = next((dest / "warehouse").rglob("*.duckdb"))
+    victim.write_bytes(victim.read_bytes() + b"!")
+    shutil.rmtree(root / "warehouse")
+    assert main(["restore", str(dest)]) == 2
+    assert "checksum mismatch" in capsys.readouterr().err
+    assert not (root / "warehouse").exists()  # nothing restored before every checksum passed
