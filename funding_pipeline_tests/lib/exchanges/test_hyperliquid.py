@@ -1,10 +1,16 @@
+import asyncio
+import json
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import hyperliquid
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
+from funding_pipeline.lib.http.client import VenueHttp
+from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
 from funding_pipeline_tests.fixtures import load
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
@@ -73,3 +79,193 @@ def test_length_mismatch_fails_the_poll():
 
     with pytest.raises(ParseError, match="lengths differ"):
         hyperliquid.parse_meta_and_asset_ctxs(payload, observed_at=OBSERVED)
+
+
+# --- funding history -------------------------------------------------------------------------
+
+INFO_URL = "https://api.hyperliquid.xyz/info"
+SHORT = "info_fundingHistory.sdk_cassette_BTC_2023-05-12_to_2023-05-23.json"
+LONG = "info_fundingHistory.sdk_cassette_BTC_2023-05-12_to_2023-07-17.json"
+
+
+def _page(name: str, body: dict, response: object) -> Cassette:
+    return Cassette(name, "POST", INFO_URL, {}, body, 200, {}, json.dumps(response).encode())
+
+
+class _Recording(ReplayTransport):
+    """Replay that also keeps every request body, in order."""
+
+    def __init__(self, cassettes):
+        super().__init__(tuple(cassettes), 0)
+        self.bodies: list[dict] = []
+
+    async def handle_async_request(self, request):
+        self.bodies.append(json.loads(request.content))
+        return await super().handle_async_request(request)
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+def _history(venue_id, cassettes, start, end, symbols=None):
+    exchange = {e.venue.id: e for e in hyperliquid.EXCHANGES}[venue_id]
+    transport = _Recording(cassettes)
+
+    async def run():
+        async with httpx.AsyncClient(transport=transport) as client:
+            http = VenueHttp(exchange.venue, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
+            return await exchange.history(http, start, end, symbols)
+
+    return asyncio.run(run()), transport.bodies
+
+
+def test_history_page_8h_era_exact_values():
+    result = hyperliquid.parse_funding_history(load("hyperliquid", SHORT))
+
+    assert len(result.prints) == 34
+    assert result.rejected == []
+    first = result.prints[0]
+    assert first.exchange == "hyperliquid"
+    assert first.symbol == "BTC"
+    assert first.funding_time == datetime(2023, 5, 12, 0, 0, 0, 48000, tzinfo=UTC)  # 1683849600048 ms
+    assert first.funding_rate == Decimal("-0.00061334")
+    assert first.funding_rate_raw == "-0.00061334"
+    # No print before it: spacing to the next one, 1683878400388 - 1683849600048 = 28799660 ms ≈ 8 h.
+    assert first.funding_interval_hours == Decimal(8)
+    assert first.interval_source is IntervalSource.DERIVED
+    positive = result.prints[16]  # 2023-05-17 08:00, the 0.01 %/8h interest baseline
+    assert positive.funding_time == datetime(2023, 5, 17, 8, 0, 0, 279000, tzinfo=UTC)
+    assert positive.funding_rate == Decimal("0.0001")
+    assert {p.funding_interval_hours for p in result.prints} == {Decimal(8)}
+
+
+def test_history_detects_the_8h_to_1h_switch():
+    # Hyperliquid settled every 8 h until 2023-06-08 00:00 UTC and hourly since; the rate of each
+    # print is per its own period (0.0001 per 8 h before, 0.0000125 = 0.0001 / 8 per hour after).
+    prints = hyperliquid.parse_funding_history(load("hyperliquid", LONG)).prints
+
+    assert len(prints) == 1038
+    last_8h, first_1h = prints[81], prints[82]
+    assert last_8h.funding_time == datetime(2023, 6, 8, 0, 0, 0, 254000, tzinfo=UTC)
+    assert last_8h.funding_rate == Decimal("0.0001")
+    assert last_8h.funding_interval_hours == Decimal(8)
+    assert first_1h.funding_time == datetime(2023, 6, 8, 1, 0, 0, 54000, tzinfo=UTC)
+    assert first_1h.funding_rate == Decimal("0.0000125")
+    assert first_1h.funding_interval_hours == Decimal(1)
+    assert [p.funding_interval_hours for p in prints] == [Decimal(8)] * 82 + [Decimal(1)] * 956
+    assert {p.interval_source for p in prints} == {IntervalSource.DERIVED}
+
+
+def test_history_off_grid_and_missing_prints_keep_their_period():
+    # Regression: 2023-05-23 08:23:53 came 8.4 h after its predecessor and 7.6 h before the next;
+    # 2023-07-02 20:00 is missing, so 21:00 follows 19:00 by 2 h — still an hourly print.
+    prints = hyperliquid.parse_funding_history(load("hyperliquid", LONG)).prints
+
+    off_grid, after_gap = prints[34], prints[677]
+    assert off_grid.funding_time == datetime(2023, 5, 23, 8, 23, 53, 40000, tzinfo=UTC)
+    assert off_grid.funding_interval_hours == Decimal(8)
+    assert prints[35].funding_interval_hours == Decimal(8)
+    assert after_gap.funding_time == datetime(2023, 7, 2, 21, 0, 0, 180000, tzinfo=UTC)
+    assert after_gap.funding_interval_hours == Decimal(1)
+
+
+def test_history_lone_print_falls_back_to_the_venue_interval():
+    page = load("hyperliquid", LONG)[1037:]
+
+    (only,) = hyperliquid.parse_funding_history(page).prints
+
+    assert only.funding_interval_hours == Decimal(1)
+    assert only.interval_source is IntervalSource.FIXED
+
+
+def test_history_bad_print_rejected_others_kept():
+    page = load("hyperliquid", SHORT)
+    page[1]["fundingRate"] = "abc"
+
+    result = hyperliquid.parse_funding_history(page)
+
+    assert len(result.prints) == 33
+    (error,) = result.rejected
+    assert error.path == "$[1].fundingRate"
+    assert error.endpoint == "fundingHistory"
+
+
+def test_history_wrong_envelope_raises():
+    with pytest.raises(ParseError, match="expected an array"):
+        hyperliquid.parse_funding_history({"error": "rate limited"})
+
+
+def test_history_pages_across_the_switch_and_stops_past_end():
+    rows = load("hyperliquid", LONG)
+    start = datetime(2023, 6, 7, tzinfo=UTC)  # 1686096000000 ms
+    end = datetime(2023, 6, 8, 6, tzinfo=UTC)  # 1686204000000 ms
+    base = {"type": "fundingHistory", "coin": "BTC", "endTime": 1686203999999}
+    cassettes = [
+        # start - 17 h = 2023-06-06 07:00 = 1686034800000: rows 76..81, 8-hourly, 2023-06-06 08:00 to 06-08 00:00
+        _page("p1", {**base, "startTime": 1686034800000}, rows[76:82]),
+        # last time + 1: rows 82..86, hourly 01:00 to 05:00; the next print is due at 06:00 = end
+        _page("p2", {**base, "startTime": 1686182400255}, rows[82:87]),
+    ]
+
+    result, bodies = _history("hyperliquid", cassettes, start, end, ["BTC"])
+
+    assert len(bodies) == 2
+    assert [p.funding_time.hour for p in result.prints] == [0, 8, 16, 0, 1, 2, 3, 4, 5]
+    assert [p.funding_interval_hours for p in result.prints] == [Decimal(8)] * 4 + [Decimal(1)] * 5
+    # first_1h is the first print of page 2: its interval comes from the last print of page 1.
+    assert result.prints[4].funding_rate == Decimal("0.0000125")
+    assert result.prints[0].funding_time == datetime(2023, 6, 7, 0, 0, 0, 420000, tzinfo=UTC)
+    assert result.rejected == []
+
+
+def test_history_stops_on_an_empty_page():
+    rows = load("hyperliquid", LONG)
+    start = datetime(2023, 7, 17, 12, tzinfo=UTC)
+    end = datetime(2023, 7, 18, tzinfo=UTC)  # the recording ends at 2023-07-17 21:00
+    base = {"type": "fundingHistory", "coin": "BTC", "endTime": 1689638399999}
+    cassettes = [
+        # start - 17 h = 2023-07-16 19:00 = 1689534000000: rows 1011..1031 (19:00 to 15:00)
+        _page("p1", {**base, "startTime": 1689534000000}, rows[1011:1032]),
+        _page("p2", {**base, "startTime": 1689606000066}, rows[1032:1038]),  # 16:00 to 21:00
+        _page("p3", {**base, "startTime": 1689627600066}, []),
+    ]
+
+    result, bodies = _history("hyperliquid", cassettes, start, end, ["BTC"])
+
+    assert len(bodies) == 3
+    assert [p.funding_time.hour for p in result.prints] == list(range(12, 22))
+    assert result.prints[7].funding_time == datetime(2023, 7, 17, 19, 0, 1, 356000, tzinfo=UTC)
+    assert {p.funding_interval_hours for p in result.prints} == {Decimal(1)}
+
+
+def test_hip3_history_lists_the_dex_coins():
+    start, end = datetime(2026, 11, 23, 11, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)
+    meta = load("hyperliquid", "info_metaAndAssetCtxs.edited_hip3_xyz.json")
+    cassettes = [
+        _page("meta", {"type": "metaAndAssetCtxs", "dex": "xyz"}, meta),
+        _page("history", {"type": "fundingHistory"}, []),
+    ]
+
+    result, bodies = _history("xyz", cassettes, start, end)
+
+    assert bodies[0] == {"type": "metaAndAssetCtxs", "dex": "xyz"}
+    assert sorted(b["coin"] for b in bodies[1:]) == ["xyz:AAPL", "xyz:TSLA", "xyz:XYZ100"]
+    assert result.prints == []
+
+
+def test_history_page_cap_is_reported(monkeypatch):
+    monkeypatch.setattr(hyperliquid, "MAX_PAGES", 2)
+    rows = load("hyperliquid", LONG)
+    start, end = datetime(2023, 7, 17, 12, tzinfo=UTC), datetime(2023, 7, 18, tzinfo=UTC)
+    base = {"type": "fundingHistory", "coin": "BTC"}
+    cassettes = [
+        _page("p1", {**base, "startTime": 1689534000000}, rows[1011:1020]),  # 07-16 19:00 to 07-17 03:00
+        _page("p2", {**base, "startTime": 1689562800205}, rows[1020:1025]),
+    ]
+
+    result, bodies = _history("hyperliquid", cassettes, start, end, ["BTC"])
+
+    assert len(bodies) == 2
+    (error,) = result.rejected
+    assert "page cap" in error.reason

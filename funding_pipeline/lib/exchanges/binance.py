@@ -1,0 +1,280 @@
+"""Binance USD-M perpetuals; also the parser for every venue that speaks the Binance futures dialect.
+
+API: https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api
+Endpoints (one call each for all markets, joined on `symbol`):
+  GET /fapi/v1/premiumIndex  markPrice, indexPrice, lastFundingRate, nextFundingTime
+  GET /fapi/v1/fundingInfo   fundingIntervalHours, listed only for symbols Binance adjusted
+  GET /fapi/v1/ticker/24hr   quoteVolume (quote asset, USDT/USDC, taken as USD)
+History: GET /fapi/v1/fundingRate?symbol&startTime&endTime&limit<=1000, ascending, forward cursor.
+Rate: `lastFundingRate`, decimal per the symbol's interval (the estimate settling at nextFundingTime).
+Interval: `fundingIntervalHours` for symbols listed in fundingInfo (MARKET_FIELD); symbols absent
+from it use Binance's documented 8 h default (FIXED).
+Open interest: not collected. `/fapi/v1/openInterest` takes one symbol per call (~500 calls every
+15 s) and Binance has no all-symbol open-interest endpoint.
+Timestamps: int ms. Symbols: BTCUSDT, 1000SHIBUSDT, BTCUSDC; dated futures (BTCUSDT_250328,
+nextFundingTime 0) and markets not quoted in USDT/USDC (BNBBTC) are skipped.
+Fixtures: fixtures/binance/fapi_v1_{premiumIndex,fundingInfo,ticker_24hr,fundingRate}.*.json
+"""
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges.fields import (
+    Ctx,
+    make_row,
+    market_rows,
+    opt_decimal,
+    opt_time,
+    req_decimal,
+    req_dict,
+    req_int,
+    req_list,
+    req_str,
+)
+from funding_pipeline.lib.exchanges.model import (
+    Exchange,
+    FundingPrint,
+    HistoryResult,
+    IntervalSource,
+    ParseError,
+    ParseResult,
+    RateUnit,
+    Venue,
+)
+
+VENUE = Venue(
+    id="binance",
+    base_url="https://fapi.binance.com",
+    doc_url="https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api",
+    interval_hours=None,  # 8 h default, 4 h / 1 h per symbol in fundingInfo
+    rate_unit=RateUnit.DECIMAL,
+    oi_unit="base",  # per-symbol openInterest only: not collected
+    symbol_style="BTCUSDT, 1000SHIBUSDT, BTCUSDC",
+)
+
+DEFAULT_INTERVAL_H = Decimal(8)  # symbols absent from fundingInfo
+MAX_INTERVAL_H = Decimal(8)  # longest interval the dialect uses; a longer gap is a hole in the data
+USD_QUOTES = ("USDT", "USDC", "USD")
+PAGE_LIMIT = 1000
+MAX_PAGES = 500  # per symbol: 500k prints, far beyond any history; stops a runaway cursor
+HISTORY_PAUSE_S = 0.6  # fundingRate + fundingInfo share 500 requests / 5 min / IP
+
+Interval = tuple[Decimal, IntervalSource]
+
+
+def is_perpetual(entry: dict) -> bool:
+    """Dated futures carry `_` and nextFundingTime 0; BNBBTC-style markets are not priced in USD."""
+    symbol = str(entry.get("symbol", ""))
+    if "_" in symbol or entry.get("nextFundingTime") in (0, "0") or entry.get("lastFundingRate") == "":
+        return False
+    return symbol.endswith(USD_QUOTES)
+
+
+def parse_funding_info(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decimal | ParseError]:
+    """symbol -> interval hours; a malformed interval is kept as the error so its market is rejected."""
+    ctx = Ctx(venue.id, "fundingInfo")
+    out: dict[str, Decimal | ParseError] = {}
+    for i, item in enumerate(req_list(payload, ctx)):
+        at = ctx.at(i)
+        entry = req_dict(item, at)
+        symbol = req_str(entry, "symbol", at)  # an entry naming no market cannot be applied
+        if entry.get("fundingIntervalHours") is None:
+            continue  # listed for a cap change only: the interval stays the default
+        try:
+            out[symbol] = req_decimal(entry, "fundingIntervalHours", at)
+        except ParseError as exc:
+            out[symbol] = exc
+    return out
+
+
+def parse_ticker_24hr(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decimal | ParseError | None]:
+    """symbol -> 24 h quote volume (USDT/USDC); a malformed volume is kept as the error."""
+    ctx = Ctx(venue.id, "ticker/24hr")
+    out: dict[str, Decimal | ParseError | None] = {}
+    for i, item in enumerate(req_list(payload, ctx)):
+        at = ctx.at(i)
+        entry = req_dict(item, at)
+        symbol = req_str(entry, "symbol", at)
+        try:
+            out[symbol] = opt_decimal(entry, "quoteVolume", at)
+        except ParseError as exc:
+            out[symbol] = exc
+    return out
+
+
+def market_interval(intervals: Mapping[str, Decimal | ParseError], symbol: str) -> Interval:
+    got = intervals.get(symbol)
+    if isinstance(got, ParseError):
+        raise got
+    if got is None:
+        return DEFAULT_INTERVAL_H, IntervalSource.FIXED
+    return got, IntervalSource.MARKET_FIELD
+
+
+def parse_premium_index(
+    payload: Any,
+    *,
+    observed_at: datetime,
+    intervals: Mapping[str, Decimal | ParseError],
+    volumes: Mapping[str, Decimal | ParseError | None],
+    venue: Venue = VENUE,
+) -> ParseResult:
+    """One row per USD-quoted perpetual; `intervals` and `volumes` come from the two parsers above."""
+    ctx = Ctx(venue.id, "premiumIndex")
+
+    def parse_one(item: Any, at: Ctx):
+        entry = req_dict(item, at)
+        symbol = req_str(entry, "symbol", at)
+        if not is_perpetual(entry):
+            return None
+        interval, source = market_interval(intervals, symbol)
+        volume = volumes.get(symbol)
+        if isinstance(volume, ParseError):
+            raise volume
+        return make_row(
+            venue,
+            at,
+            symbol=symbol,
+            mark_price=req_decimal(entry, "markPrice", at),
+            index_price=opt_decimal(entry, "indexPrice", at),
+            rate=req_decimal(entry, "lastFundingRate", at),
+            rate_raw=entry["lastFundingRate"],
+            interval_hours=interval,
+            interval_source=source,
+            volume_24h_usd=volume,
+            next_funding_at=opt_time(entry, "nextFundingTime", at, units.ms_to_utc),
+        )
+
+    return market_rows(enumerate(req_list(payload, ctx)), ctx, parse_one)
+
+
+class Settlement(NamedTuple):
+    """One history entry as published, before its interval is known."""
+
+    ms: int
+    rate: Decimal
+    raw: str
+
+
+def parse_funding_rate(payload: Any, *, venue: Venue = VENUE) -> tuple[list[Settlement], list[ParseError]]:
+    """One `fundingRate` page: settlements kept, malformed entries rejected with their path."""
+    ctx = Ctx(venue.id, "fundingRate")
+    kept, rejected = [], []
+    for i, item in enumerate(req_list(payload, ctx)):
+        at = ctx.at(i)
+        try:
+            entry = req_dict(item, at)
+            rate = req_decimal(entry, "fundingRate", at)
+            kept.append(Settlement(req_int(entry, "fundingTime", at), rate, str(entry["fundingRate"])))
+        except ParseError as exc:
+            rejected.append(exc)
+    return kept, rejected
+
+
+def assign_intervals(
+    venue: Venue,
+    symbol: str,
+    settlements: Iterable[Settlement],
+    fallback: Interval | None,
+    start: datetime,
+    end: datetime,
+) -> HistoryResult:
+    """Prints in [start, end), each with the time since the previous settlement as its interval.
+
+    `fundingTime` carries a few ms of jitter, so times are floored to the minute (which also
+    de-duplicates). The oldest print uses the gap to its successor; a lone print, or a gap beyond
+    `MAX_INTERVAL_H` (a hole in the data), uses `fallback`, the market's current interval.
+    """
+    by_minute = {s.ms - s.ms % 60_000: s for s in settlements}
+    times = sorted(by_minute)
+    out = HistoryResult()
+    for i, ms in enumerate(times):
+        at = units.ms_to_utc(ms)
+        if not start <= at < end:
+            continue
+        gap = ms - times[i - 1] if i else (times[1] - ms if len(times) > 1 else 0)
+        hours = units.minutes_to_hours(Decimal(gap // 60_000))
+        if 0 < hours <= MAX_INTERVAL_H:
+            interval: Interval = (hours, IntervalSource.DERIVED)
+        elif fallback is not None:
+            interval = fallback
+        else:
+            out.rejected.append(
+                Ctx(venue.id, "fundingRate", f"{symbol}@{ms}").error(gap, "no interval: no neighbour print")
+            )
+            continue
+        s = by_minute[ms]
+        out.prints.append(FundingPrint(venue.id, symbol, at, s.rate, s.raw, *interval))
+    return out
+
+
+def poller(venue: Venue, api: str):
+    """`poll` for a Binance-dialect venue whose routes live under `api` (e.g. "/fapi/v1")."""
+
+    async def poll(http, observed_at: datetime) -> ParseResult:
+        premium, info, tickers = await asyncio.gather(
+            http.get_json(f"{api}/premiumIndex"),
+            http.get_json(f"{api}/fundingInfo"),
+            http.get_json(f"{api}/ticker/24hr"),
+        )
+        return parse_premium_index(
+            premium,
+            observed_at=observed_at,
+            intervals=parse_funding_info(info, venue=venue),
+            volumes=parse_ticker_24hr(tickers, venue=venue),
+            venue=venue,
+        )
+
+    return poll
+
+
+def historian(venue: Venue, api: str, pause_s: float = HISTORY_PAUSE_S):
+    """`history` for a Binance-dialect venue: per symbol, pages forward from `start - 8 h`."""
+
+    async def history(
+        http, start: datetime, end: datetime, symbols=None, *, page_limit: int = PAGE_LIMIT
+    ) -> HistoryResult:
+        intervals = parse_funding_info(await http.get_json(f"{api}/fundingInfo"), venue=venue)
+        if symbols is None:
+            listed = req_list(await http.get_json(f"{api}/premiumIndex"), Ctx(venue.id, "premiumIndex"))
+            symbols = sorted(e["symbol"] for e in listed if isinstance(e, dict) and is_perpetual(e))
+        # One settlement before `start` gives the first print in range its predecessor.
+        first_ms = int(start.timestamp() * 1000) - int(MAX_INTERVAL_H) * 3_600_000
+        last_ms = int(end.timestamp() * 1000) - 1  # endTime is inclusive, `end` is not
+        result = HistoryResult()
+        for symbol in symbols:
+            settlements: list[Settlement] = []
+            cursor = first_ms
+            for _ in range(MAX_PAGES):
+                await http.sleep(pause_s)
+                params = {"symbol": symbol, "startTime": cursor, "endTime": last_ms, "limit": page_limit}
+                page = await http.get_json(f"{api}/fundingRate", params)
+                try:
+                    kept, rejected = parse_funding_rate(page, venue=venue)
+                except ParseError as exc:  # one symbol's bad page must not cost the others
+                    result.rejected.append(exc)
+                    break
+                settlements += kept
+                result.rejected += rejected
+                if len(page) < page_limit or not kept:
+                    break
+                cursor = max(s.ms for s in kept) + 1
+            try:
+                fallback: Interval | None = market_interval(intervals, symbol)
+            except ParseError as exc:
+                result.rejected.append(exc)
+                fallback = None
+            one = assign_intervals(venue, symbol, settlements, fallback, start, end)
+            result.prints += one.prints
+            result.rejected += one.rejected
+        result.prints.sort(key=lambda p: (p.funding_time, p.symbol))
+        return result
+
+    return history
+
+
+EXCHANGES = (Exchange(VENUE, poller(VENUE, "/fapi/v1"), historian(VENUE, "/fapi/v1")),)

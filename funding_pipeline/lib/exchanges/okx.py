@@ -1,0 +1,238 @@
+"""OKX perpetual swaps: USDT-margined (`BTC-USDT-SWAP`) and coin-margined USD (`BTC-USD-SWAP`).
+
+API: https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate
+Endpoints (GET; envelope {"code": "0", "msg": "", "data": [...]}, numbers and times are strings):
+  /api/v5/public/funding-rate?instId=ANY        every swap: fundingRate, fundingTime, nextFundingTime
+  /api/v5/public/mark-price?instType=SWAP       markPx
+  /api/v5/market/tickers?instType=SWAP          volCcy24h (24h volume in base currency)
+  /api/v5/public/open-interest?instType=SWAP    oiCcy (base currency), oiUsd; `oi` counts contracts (unused)
+  /api/v5/public/funding-rate-history?instId&after&limit   settled rates, newest first
+Rate: `fundingRate`, decimal per period, paid at `fundingTime` (ms). The period varies per swap
+(8h default; 6/4/2/1h on volatile swaps): nextFundingTime - fundingTime, as OKX's docs instruct.
+History has no interval field: each print's interval is the gap since the print before it.
+Volume: volCcy24h x mark price. Index price: not requested (OKX keys index tickers by index, not swap).
+Fixtures: fixtures/okx/{funding-rate_ANY,mark-price,tickers,open-interest,funding-rate-history}.*.json
+"""
+
+import asyncio
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges.fields import (
+    Ctx,
+    make_row,
+    market_rows,
+    opt_decimal,
+    req_decimal,
+    req_dict,
+    req_int,
+    req_list,
+    req_str,
+)
+from funding_pipeline.lib.exchanges.model import (
+    Exchange,
+    FundingPrint,
+    HistoryResult,
+    IntervalSource,
+    ParseError,
+    ParseResult,
+    RateUnit,
+    Venue,
+)
+
+VENUE = Venue(
+    id="okx",
+    base_url="https://www.okx.com",
+    doc_url="https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate",
+    interval_hours=None,
+    rate_unit=RateUnit.DECIMAL,
+    oi_unit="base",
+    symbol_style="BTC-USDT-SWAP, BTC-USD-SWAP",
+    min_interval_s=0.2,  # funding-rate-history: 10 requests / 2 s per IP
+)
+
+QUOTES = ("USDT", "USD")  # USDC-margined swaps are skipped
+FUNDING, MARK, TICKERS = "funding-rate", "mark-price", "tickers"
+OI, HISTORY = "open-interest", "funding-rate-history"
+PATHS = {
+    FUNDING: "/api/v5/public/funding-rate",
+    MARK: "/api/v5/public/mark-price",
+    TICKERS: "/api/v5/market/tickers",
+    OI: "/api/v5/public/open-interest",
+    HISTORY: "/api/v5/public/funding-rate-history",
+}
+PAGE_LIMIT = 100  # OKX documents 400 as the maximum; 100 is what every client is known to get
+MAX_PAGES = 100
+MS_PER_MINUTE = 60_000
+
+
+def _data(payload: Any, endpoint: str) -> tuple[list, Ctx]:
+    ctx = Ctx(VENUE.id, endpoint)
+    body = req_dict(payload, ctx)
+    if body.get("code") != "0":
+        raise ctx.at("code").error(body.get("code"), f"OKX error: {body.get('msg')!r}")
+    return req_list(body.get("data"), ctx.at("data")), ctx.at("data")
+
+
+def _by_inst(payload: Any, endpoint: str) -> dict[str, tuple[dict, Ctx]]:
+    rows, ctx = _data(payload, endpoint)
+    return {
+        row["instId"]: (row, ctx.at(i))
+        for i, row in enumerate(rows)
+        if isinstance(row, dict) and isinstance(row.get("instId"), str)
+    }
+
+
+def _is_wanted(inst_id: str, inst_type: object) -> bool:
+    parts = inst_id.split("-")
+    return inst_type == "SWAP" and len(parts) == 3 and parts[2] == "SWAP" and parts[1] in QUOTES
+
+
+def _interval_hours(item: dict, at: Ctx) -> Decimal:
+    """nextFundingTime - fundingTime, in whole minutes."""
+    span_ms = req_int(item, "nextFundingTime", at) - req_int(item, "fundingTime", at)
+    if span_ms <= 0:
+        raise at.at("nextFundingTime").error(item["nextFundingTime"], "not after fundingTime")
+    return units.minutes_to_hours(Decimal(round(span_ms / MS_PER_MINUTE)))
+
+
+def parse_funding_rate(
+    payload: Any, *, observed_at: datetime, mark_price: Any, tickers: Any, open_interest: Any
+) -> ParseResult:
+    """Join the four bulk payloads on `instId`; funding-rate lists the markets."""
+    rows, ctx = _data(payload, FUNDING)
+    marks, volumes, ois = _by_inst(mark_price, MARK), _by_inst(tickers, TICKERS), _by_inst(open_interest, OI)
+
+    def parse_one(item: Any, at: Ctx):
+        item = req_dict(item, at)
+        inst_id = req_str(item, "instId", at)
+        if not _is_wanted(inst_id, item.get("instType")):
+            return None
+        if inst_id not in marks:
+            raise at.at("instId").error(inst_id, "no markPx for this swap in mark-price")
+        mark_row, mark_at = marks[inst_id]
+        mark = req_decimal(mark_row, "markPx", mark_at)
+        volume = None
+        if inst_id in volumes:
+            volume_row, volume_at = volumes[inst_id]
+            volume_base = opt_decimal(volume_row, "volCcy24h", volume_at)
+            volume = None if volume_base is None else volume_base * mark
+        oi_base = oi_usd = None
+        if inst_id in ois:
+            oi_row, oi_at = ois[inst_id]
+            oi_base, oi_usd = opt_decimal(oi_row, "oiCcy", oi_at), opt_decimal(oi_row, "oiUsd", oi_at)
+        return make_row(
+            VENUE,
+            at,
+            symbol=inst_id,
+            mark_price=mark,
+            index_price=None,
+            rate=req_decimal(item, "fundingRate", at),
+            rate_raw=item["fundingRate"],
+            interval_hours=_interval_hours(item, at),
+            interval_source=IntervalSource.DERIVED,
+            open_interest_base=oi_base,
+            open_interest_usd=oi_usd,
+            volume_24h_usd=volume,
+            next_funding_at=units.ms_to_utc(req_int(item, "fundingTime", at)),
+        )
+
+    return market_rows(enumerate(rows), ctx, parse_one)
+
+
+async def poll(http, observed_at: datetime) -> ParseResult:
+    funding, mark, tickers, oi = await asyncio.gather(
+        http.get_json(PATHS[FUNDING], {"instId": "ANY"}),
+        http.get_json(PATHS[MARK], {"instType": "SWAP"}),
+        http.get_json(PATHS[TICKERS], {"instType": "SWAP"}),
+        http.get_json(PATHS[OI], {"instType": "SWAP"}),
+    )
+    return parse_funding_rate(funding, observed_at=observed_at, mark_price=mark, tickers=tickers, open_interest=oi)
+
+
+def parse_funding_rate_history(payload: Any, *, interval_hours: Decimal) -> HistoryResult:
+    """One page, newest first. `interval_hours` is provisional: `spacing_intervals` replaces it."""
+    rows, ctx = _data(payload, HISTORY)
+    result = HistoryResult()
+    for i, item in enumerate(rows):
+        at = ctx.at(i)
+        try:
+            item = req_dict(item, at)
+            result.prints.append(
+                FundingPrint(
+                    exchange=VENUE.id,
+                    symbol=req_str(item, "instId", at),
+                    funding_time=units.ms_to_utc(req_int(item, "fundingTime", at)),
+                    funding_rate=req_decimal(item, "fundingRate", at),
+                    funding_rate_raw=str(item["fundingRate"]),
+                    funding_interval_hours=interval_hours,
+                    interval_source=IntervalSource.DERIVED,
+                )
+            )
+        except ParseError as exc:
+            result.rejected.append(exc)
+    return result
+
+
+def spacing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
+    """One swap's prints, ascending and unique; each print's interval = time since the one before.
+
+    The oldest print takes the spacing to the next one; a lone print keeps its provisional interval.
+    """
+    gaps = [
+        units.minutes_to_hours(Decimal(round((b.funding_time - a.funding_time).total_seconds() / 60)))
+        for a, b in pairwise(prints)
+    ]
+    if not gaps:
+        return prints
+    return [replace(p, funding_interval_hours=h) for p, h in zip(prints, [gaps[0], *gaps], strict=True)]
+
+
+async def _history_one(http, inst_id: str, interval: Decimal, start: datetime, end: datetime):
+    result, found, cursor = HistoryResult(), {}, int(end.timestamp() * 1000)
+    for _ in range(MAX_PAGES):
+        params = {"instId": inst_id, "after": str(cursor), "limit": str(PAGE_LIMIT)}
+        try:
+            page = parse_funding_rate_history(await http.get_json(PATHS[HISTORY], params), interval_hours=interval)
+        except ParseError as exc:  # e.g. a swap delisted between listing and paging
+            result.rejected.append(exc)
+            break
+        result.rejected.extend(page.rejected)
+        for p in page.prints:
+            found.setdefault(p.funding_time, p)
+        if not page.prints:
+            break
+        oldest = min(p.funding_time for p in page.prints)
+        if len(page.prints) < PAGE_LIMIT or oldest < start:
+            break
+        cursor = int(oldest.timestamp() * 1000)
+    ordered = spacing_intervals([found[t] for t in sorted(found)])
+    result.prints = [p for p in ordered if start <= p.funding_time < end]
+    return result
+
+
+async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
+    rows, ctx = _data(await http.get_json(PATHS[FUNDING], {"instId": "ANY"}), FUNDING)
+    current: dict[str, Decimal] = {}
+    out = HistoryResult()
+    for i, item in enumerate(rows):
+        try:
+            item = req_dict(item, ctx.at(i))
+            inst_id = req_str(item, "instId", ctx.at(i))
+            if _is_wanted(inst_id, item.get("instType")) and (symbols is None or inst_id in symbols):
+                current[inst_id] = _interval_hours(item, ctx.at(i))
+        except ParseError as exc:
+            out.rejected.append(exc)
+    parts = await http.gather(current.items(), lambda kv: _history_one(http, kv[0], kv[1], start, end))
+    for part in parts:
+        out.prints.extend(part.prints)
+        out.rejected.extend(part.rejected)
+    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
+    return out
+
+
+EXCHANGES = (Exchange(VENUE, poll, history),)

@@ -1,0 +1,107 @@
+"""Aster speaks the Binance futures dialect: these tests pin Aster's payloads and /fapi/v3 routes."""
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from funding_pipeline.lib.exchanges import aster, binance
+from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
+from funding_pipeline.lib.http.client import VenueHttp
+from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline_tests.fixtures import load
+
+OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
+EDITED = "fapi_v3_premiumIndex.all_symbols.edited_ccxt_comment_example.json"
+
+
+def parse(payload):
+    return binance.parse_premium_index(
+        payload,
+        observed_at=OBSERVED,
+        intervals=binance.parse_funding_info(load("aster", "fapi_v3_fundingInfo.docs_example.json"), venue=aster.VENUE),
+        volumes=binance.parse_ticker_24hr(load("aster", "fapi_v3_ticker_24hr.all_symbols.docs_example.json")),
+        venue=aster.VENUE,
+    )
+
+
+def test_real_capture_btc():
+    result = parse(load("aster", "fapi_v3_premiumIndex.all_symbols.ccxt_comment_example.json"))
+
+    (btc,) = result.rows
+    assert btc.exchange == "aster"
+    assert btc.mark_price == Decimal("106729.84047826")
+    assert btc.index_price == Decimal("106775.72673913")
+    assert btc.funding_rate == Decimal("0.00010000")
+    # BTCUSDT is absent from the fundingInfo example (INJUSDT, ZORAUSDT): 8 h default.
+    assert btc.funding_interval_hours == Decimal(8)
+    assert btc.interval_source is IntervalSource.FIXED
+    assert btc.next_funding_at == datetime(2025, 6, 17, 8, tzinfo=UTC)  # 1750147200000 ms
+    assert btc.volume_24h_usd == Decimal("15.30000000")
+    assert btc.open_interest_base is None and btc.open_interest_usd is None  # no OI endpoint
+
+
+def test_negative_rate_on_a_4h_market():
+    result = parse(load("aster", EDITED))
+
+    zora = {r.symbol: r for r in result.rows}["ZORAUSDT"]
+    assert zora.funding_rate == Decimal("-0.00005000")
+    assert zora.funding_interval_hours == Decimal(4)  # fundingInfo docs example
+    assert zora.interval_source is IntervalSource.MARKET_FIELD
+    assert zora.volume_24h_usd is None  # not in the ticker example
+
+
+def test_settled_market_skipped_bad_market_rejected():
+    payload = load("aster", EDITED)
+    payload[0]["nextFundingTime"] = 0  # edit: BTCUSDT no longer settles funding
+    payload[1]["lastFundingRate"] = "0.0001%"  # edit: ZORAUSDT malformed
+
+    result = parse(payload)
+
+    assert result.rows == [] and result.skipped == 1
+    assert [e.path for e in result.rejected] == ["$[1].lastFundingRate"]
+
+
+def test_error_object_instead_of_array_fails_the_poll():
+    with pytest.raises(ParseError, match="aster premiumIndex"):
+        parse({"code": -1121, "msg": "Invalid symbol."})
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def test_history_uses_v3_route_and_pages_forward():
+    page = load("aster", "fapi_v3_fundingRate.docs_example.json")  # 08:00 and 16:00, 2019-10-09
+    start, end = datetime(2019, 10, 9, tzinfo=UTC), datetime(2019, 10, 10, tzinfo=UTC)
+    base = aster.VENUE.base_url + "/fapi/v3"
+
+    def cassette(path, payload, **params):
+        return Cassette(path, "GET", base + path, params, None, 200, {}, json.dumps(payload, default=str).encode())
+
+    cassettes = (  # the first page starts 8 h before `start`, to find a predecessor
+        cassette("/fundingRate", page, symbol="BTCUSDT", startTime=1570550400000, limit=2),
+        cassette("/fundingRate", [], symbol="BTCUSDT", startTime=1570636800001),
+        cassette("/fundingInfo", load("aster", "fapi_v3_fundingInfo.docs_example.json")),
+    )
+
+    async def go():
+        async with httpx.AsyncClient(transport=ReplayTransport(cassettes, 0)) as client:
+            http = VenueHttp(aster.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
+            return await aster.EXCHANGES[0].history(http, start, end, ["BTCUSDT"], page_limit=2)
+
+    result = asyncio.run(go())
+
+    assert [(p.funding_time.hour, p.funding_rate) for p in result.prints] == [
+        (8, Decimal("-0.03750000")),
+        (16, Decimal("0.00010000")),
+    ]
+    # 08:00 has no predecessor in range: the gap to 16:00 (8 h) is its interval.
+    assert {(p.funding_interval_hours, p.interval_source) for p in result.prints} == {
+        (Decimal(8), IntervalSource.DERIVED)
+    }
+    assert {p.exchange for p in result.prints} == {"aster"}
