@@ -1,0 +1,258 @@
+"""GRVT perpetuals (market-data host; every call is a POST with a JSON body).
+
+API: https://api-docs.grvt.io/market_data_api/
+Endpoints:
+  /full/v1/all_instruments {"is_active": true}  result[]: instrument, base, kind, funding_interval_hours
+  /full/v1/ticker {"instrument"}                 one perpetual; GRVT has no all-markets ticker
+  /full/v1/funding {"instrument", "start_time", "end_time", "limit", "cursor"}  history, newest first
+Rate: `funding_rate` in PERCENTAGE POINTS ("0.0037" = 0.0037 %) per the instrument's
+`funding_interval_hours` (1/4/8; a market field, not a venue constant).
+Open interest: `open_interest`, base units. Volume: buy_volume_24h_q + sell_volume_24h_q (USDT,
+taker buys plus taker sells = all trades).
+Timestamps: unix nanoseconds as strings (`next_funding_time`, `funding_time`).
+Symbols: BTC_USDT_Perp; KPEPE_USDT_Perp counts 1000 PEPE (its prices and sizes are per 1000).
+Fixtures: fixtures/grvt/full_v1_{all_instruments,ticker_*,funding_*}.*.json
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges.fields import (
+    Ctx,
+    make_row,
+    market_rows,
+    opt_decimal,
+    opt_time,
+    req_decimal,
+    req_dict,
+    req_int,
+    req_list,
+    req_str,
+)
+from funding_pipeline.lib.exchanges.model import (
+    Exchange,
+    FundingPrint,
+    HistoryResult,
+    IntervalSource,
+    ParseError,
+    ParseResult,
+    RateUnit,
+    Venue,
+)
+from funding_pipeline.lib.http.errors import HttpStatusError
+
+VENUE = Venue(
+    id="grvt",
+    base_url="https://market-data.grvt.io",
+    doc_url="https://api-docs.grvt.io/market_data_api/",
+    interval_hours=None,
+    rate_unit=RateUnit.PERCENT,
+    oi_unit="base",
+    symbol_style="BTC_USDT_Perp, KPEPE_USDT_Perp",
+    # ccxt prices a ticker at 4 x 10 ms (25/s); 20/s keeps 100 perpetuals within ~5 s.
+    max_concurrency=5,
+    min_interval_s=0.05,
+)
+
+INSTRUMENTS, TICKER, FUNDING = "all_instruments", "ticker", "funding"
+PATHS = {INSTRUMENTS: "/full/v1/all_instruments", TICKER: "/full/v1/ticker", FUNDING: "/full/v1/funding"}
+HISTORY_LIMIT = 1000  # documented maximum
+MAX_PAGES = 200
+HISTORY_PAUSE_S = 0.1  # funding calls cost 12 x 10 ms in ccxt: stay under ~8/s with pacing
+MAX_INTERVAL = timedelta(hours=8)  # longest interval GRVT uses: fetch this far before `start`
+NS = 1_000_000_000
+
+
+def parse_all_instruments(payload: Any) -> tuple[list[dict], ParseResult]:
+    """The active perpetuals; futures and options are counted as skipped, bad entries rejected."""
+    ctx = Ctx(VENUE.id, INSTRUMENTS).at("result")
+    items = req_list(req_dict(payload, ctx).get("result"), ctx)
+    perps, outcome = [], ParseResult()
+    for i, item in enumerate(items):
+        try:
+            req_str(req_dict(item, ctx.at(i)), "instrument", ctx.at(i))
+        except ParseError as exc:
+            outcome.rejected.append(exc)
+            continue
+        if item.get("kind") == "PERPETUAL":
+            perps.append(item)
+        else:
+            outcome.skipped += 1
+    return perps, outcome
+
+
+def _interval(sources: Iterable[tuple[dict, Ctx]]) -> Decimal | None:
+    """`funding_interval_hours` of the instrument, else of the ticker; 0 means 'not stated'."""
+    for obj, at in sources:
+        if obj.get("funding_interval_hours") not in (None, "", 0, "0"):
+            return req_decimal(obj, "funding_interval_hours", at)
+    return None
+
+
+def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *, observed_at: datetime) -> ParseResult:
+    """One `/full/v1/ticker` answer per instrument name, joined to its all_instruments entry."""
+    del observed_at  # GRVT publishes next_funding_time itself
+    ctx = Ctx(VENUE.id, TICKER)
+
+    def parse_one(item: tuple[dict, Any], at: Ctx):
+        meta, payload = item
+        res = req_dict(req_dict(payload, at).get("result"), at.at("result"))
+        at = at.at("result")
+        interval = _interval(((meta, at), (res, at)))
+        buy_q, sell_q = opt_decimal(res, "buy_volume_24h_q", at), opt_decimal(res, "sell_volume_24h_q", at)
+        return make_row(
+            VENUE,
+            at,
+            symbol=req_str(meta, "instrument", at),
+            mark_price=req_decimal(res, "mark_price", at),
+            index_price=opt_decimal(res, "index_price", at),
+            rate=req_decimal(res, "funding_rate", at),
+            rate_raw=res["funding_rate"],
+            interval_hours=interval,
+            interval_source=IntervalSource.MARKET_FIELD if interval is not None else None,
+            open_interest_base=opt_decimal(res, "open_interest", at),
+            volume_24h_usd=None if buy_q is None or sell_q is None else buy_q + sell_q,
+            next_funding_at=opt_time(res, "next_funding_time", at, units.ns_to_utc),
+            base_hint=meta.get("base") if isinstance(meta.get("base"), str) else None,
+        )
+
+    items = ((name, (instruments[name], payload)) for name, payload in tickers.items())
+    return market_rows(items, ctx, parse_one)
+
+
+async def _each(http, names: list[str], fetch) -> tuple[dict[str, Any], list[ParseError]]:
+    """Per-instrument calls; a 4xx for one instrument rejects it, anything retryable fails the poll."""
+
+    async def one(name: str):
+        try:
+            return await fetch(name)
+        except HttpStatusError as exc:
+            if exc.retryable:
+                raise
+            return exc
+
+    answers = await http.gather(names, one)
+    ok = {n: a for n, a in zip(names, answers, strict=True) if not isinstance(a, HttpStatusError)}
+    failed = [
+        Ctx(VENUE.id, TICKER).at(n).error(None, str(a))
+        for n, a in zip(names, answers, strict=True)
+        if isinstance(a, HttpStatusError)
+    ]
+    return ok, failed
+
+
+async def _perpetuals(http) -> tuple[list[dict], ParseResult]:
+    return parse_all_instruments(await http.post_json(PATHS[INSTRUMENTS], {"is_active": True}))
+
+
+async def poll(http, observed_at: datetime) -> ParseResult:
+    perps, result = await _perpetuals(http)
+    by_name = {p["instrument"]: p for p in perps}
+    tickers, failed = await _each(http, list(by_name), lambda name: http.post_json(PATHS[TICKER], {"instrument": name}))
+    result.extend(parse_tickers(tickers, by_name, observed_at=observed_at))
+    result.rejected.extend(failed)
+    return result
+
+
+def parse_funding(payload: Any, *, instrument: str) -> tuple[HistoryResult, str]:
+    """One history page (newest first) and its `next` cursor ("" when there is no more).
+
+    Rows whose `funding_interval_hours` is 0 (older rows) come back with interval 0 and source
+    DERIVED; `derive_missing_intervals` replaces it with the spacing to the print before.
+    """
+    ctx = Ctx(VENUE.id, FUNDING)
+    body = req_dict(payload, ctx)
+    items = req_list(body.get("result"), ctx.at("result"))
+    result = HistoryResult()
+    for i, item in enumerate(items):
+        at = ctx.at("result").at(i)
+        try:
+            item = req_dict(item, at)
+            stated = item.get("funding_interval_hours") not in (None, "")
+            hours = Decimal(req_int(item, "funding_interval_hours", at)) if stated else Decimal(0)
+            result.prints.append(
+                FundingPrint(
+                    exchange=VENUE.id,
+                    symbol=instrument,
+                    funding_time=units.ns_to_utc(req_int(item, "funding_time", at)),
+                    funding_rate=units.percent_to_decimal(req_decimal(item, "funding_rate", at)),
+                    funding_rate_raw=str(item["funding_rate"]),
+                    funding_interval_hours=hours,
+                    interval_source=IntervalSource.MARKET_FIELD if hours else IntervalSource.DERIVED,
+                )
+            )
+        except ParseError as exc:
+            result.rejected.append(exc)
+    cursor = body.get("next")
+    return result, cursor if isinstance(cursor, str) else ""
+
+
+def derive_missing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
+    """Ascending prints of one instrument; a 0 interval becomes the time since the print before.
+
+    The oldest print keeps 0 when it has none stated: the caller rejects it rather than guess.
+    """
+    out = prints[:1]
+    for before, this in pairwise(prints):
+        if this.funding_interval_hours == 0:
+            gap = Decimal(int((this.funding_time - before.funding_time).total_seconds()))
+            this = replace(this, funding_interval_hours=units.seconds_to_hours(gap))
+        out.append(this)
+    return out
+
+
+async def _history_one(http, instrument: str, start: datetime, end: datetime) -> HistoryResult:
+    lookback = start - MAX_INTERVAL  # one earlier print to space the first one from
+    found: dict[datetime, FundingPrint] = {}
+    out, cursor, seen = HistoryResult(), "", set()
+    for page_no in range(MAX_PAGES):
+        if page_no:
+            await http.sleep(HISTORY_PAUSE_S)
+        body = {
+            "instrument": instrument,
+            "start_time": str(int(lookback.timestamp()) * NS),
+            "end_time": str(int(end.timestamp()) * NS),
+            "limit": HISTORY_LIMIT,
+            "cursor": cursor,
+        }
+        page, cursor = parse_funding(await http.post_json(PATHS[FUNDING], body), instrument=instrument)
+        out.rejected.extend(page.rejected)
+        for p in page.prints:
+            found.setdefault(p.funding_time, p)
+        if not page.prints or not cursor or cursor in seen:
+            break
+        if min(p.funding_time for p in page.prints) < lookback:
+            break
+        seen.add(cursor)
+    for p in derive_missing_intervals([found[t] for t in sorted(found)]):
+        if not start <= p.funding_time < end:
+            continue
+        if p.funding_interval_hours > 0:
+            out.prints.append(p)
+        else:
+            at = Ctx(VENUE.id, FUNDING, f"$[{instrument}]")
+            out.rejected.append(at.error(p.funding_time.isoformat(), "interval 0 and no earlier print"))
+    return out
+
+
+async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
+    """Settled prints in [start, end) per perpetual, following GRVT's `next` cursor."""
+    out = HistoryResult()
+    if symbols is None:
+        perps, listing = await _perpetuals(http)
+        out.rejected.extend(listing.rejected)
+        symbols = [p["instrument"] for p in perps]
+    for instrument in symbols:  # one at a time: funding is GRVT's most expensive public call
+        part = await _history_one(http, instrument, start, end)
+        out.prints.extend(part.prints)
+        out.rejected.extend(part.rejected)
+    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
+    return out
+
+
+EXCHANGES = (Exchange(VENUE, poll, history),)

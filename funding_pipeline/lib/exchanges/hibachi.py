@@ -1,0 +1,242 @@
+"""Hibachi perpetuals (public data host, GET, no auth).
+
+API: https://api-doc.hibachi.xyz/ (Postman collection); SDK: github.com/hibachi-xyz/hibachi_sdk
+Endpoints:
+  /market/exchange-info                   futureContracts[]: symbol, status (LIVE), underlyingSymbol
+  /market/data/prices?symbol=             markPrice, spotPrice (index), fundingRateEstimation
+  /market/data/stats?symbol=              volume24h (USDT notional)
+  /market/data/open-interest?symbol=      totalQuantity (base units)
+  /market/data/funding-rates?symbol=&startTime=&endTime=&limit=&offset=   settled history
+No all-markets endpoint carries funding, so every LIVE market costs three calls.
+Rate: `estimatedFundingRate`, a decimal for the coming settlement. Interval: 1 hour (FIXED): the
+docs said 8 h (00/08/16 UTC) until 2026, settlements since mid-2026 are hourly (docs/venues/hibachi.md).
+History prints take their interval from the spacing of settlements, so 8-hourly years stay 8 h.
+Timestamps: unix seconds (`nextFundingTimestamp`, `fundingTimestamp`).
+Fixtures: fixtures/hibachi/market_{exchange-info,data_prices_*,data_stats_*,data_open-interest*,
+data_funding-rates_*}.*.json
+"""
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges.fields import (
+    Ctx,
+    make_row,
+    market_rows,
+    opt_decimal,
+    opt_time,
+    req_decimal,
+    req_dict,
+    req_int,
+    req_list,
+    req_str,
+)
+from funding_pipeline.lib.exchanges.model import (
+    Exchange,
+    FundingPrint,
+    HistoryResult,
+    IntervalSource,
+    ParseError,
+    ParseResult,
+    RateUnit,
+    Venue,
+)
+from funding_pipeline.lib.http.errors import HttpStatusError
+
+VENUE = Venue(
+    id="hibachi",
+    base_url="https://data-api.hibachi.xyz",
+    doc_url="https://api-doc.hibachi.xyz/",
+    interval_hours=Decimal(1),
+    rate_unit=RateUnit.DECIMAL,
+    oi_unit="base",
+    symbol_style="BTC/USDT-P",
+    # No published limit (ccxt throttles to 10/s by default). 25/s at most, 6 in flight:
+    # 50 markets = 151 calls in about 6 s; today's ~15 LIVE markets take under 2 s.
+    max_concurrency=6,
+    min_interval_s=0.04,
+)
+
+INFO, PRICES, STATS, OI, FUNDING = "exchange-info", "prices", "stats", "open-interest", "funding-rates"
+PATHS = {
+    INFO: "/market/exchange-info",
+    PRICES: "/market/data/prices",
+    STATS: "/market/data/stats",
+    OI: "/market/data/open-interest",
+    FUNDING: "/market/data/funding-rates",
+}
+PER_MARKET = (PRICES, STATS, OI)
+HISTORY_LIMIT = 100  # larger limits are served as 100
+MAX_PAGES = 50
+MAX_INTERVAL = timedelta(hours=8)  # longest interval Hibachi has used: fetch this far before `start`
+
+
+def parse_exchange_info(payload: Any) -> tuple[list[dict], ParseResult]:
+    """LIVE contracts; CLOSED (delisted) ones are counted as skipped, malformed ones rejected."""
+    ctx = Ctx(VENUE.id, INFO).at("futureContracts")
+    items = req_list(req_dict(payload, ctx).get("futureContracts"), ctx)
+    live, outcome = [], ParseResult()
+    for i, item in enumerate(items):
+        try:
+            req_str(req_dict(item, ctx.at(i)), "symbol", ctx.at(i))
+        except ParseError as exc:
+            outcome.rejected.append(exc)
+            continue
+        if item.get("status") == "LIVE":
+            live.append(item)
+        else:
+            outcome.skipped += 1
+    return live, outcome
+
+
+def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, observed_at: datetime) -> ParseResult:
+    """Per symbol: (exchange-info contract, prices, stats, open-interest) answers -> one row."""
+    del observed_at  # Hibachi publishes nextFundingTimestamp itself
+    ctx = Ctx(VENUE.id, "prices+stats+open-interest")
+
+    def parse_one(item: tuple[dict, Any, Any, Any], at: Ctx):
+        contract, *answers = item
+        symbol = req_str(contract, "symbol", at)
+        (prices, p_at), (stats, s_at), (oi, o_at) = (
+            (req_dict(a, at.at(e)), at.at(e)) for a, e in zip(answers, PER_MARKET, strict=True)
+        )
+        for body, b_at in ((prices, p_at), (stats, s_at)):
+            if body.get("symbol") not in (None, symbol):
+                raise b_at.at("symbol").error(body["symbol"], f"answer for another market than {symbol}")
+        est_at = p_at.at("fundingRateEstimation")
+        est = req_dict(prices.get("fundingRateEstimation"), est_at)
+        base = contract.get("underlyingSymbol")
+        return make_row(
+            VENUE,
+            at,
+            symbol=symbol,
+            mark_price=req_decimal(prices, "markPrice", p_at),
+            index_price=opt_decimal(prices, "spotPrice", p_at),
+            rate=req_decimal(est, "estimatedFundingRate", est_at),
+            rate_raw=est["estimatedFundingRate"],
+            open_interest_base=opt_decimal(oi, "totalQuantity", o_at),
+            volume_24h_usd=opt_decimal(stats, "volume24h", s_at),
+            next_funding_at=opt_time(est, "nextFundingTimestamp", est_at, units.s_to_utc),
+            base_hint=base if isinstance(base, str) else None,
+        )
+
+    return market_rows(markets.items(), ctx, parse_one)
+
+
+async def _get_or_4xx(http, path: str, params: dict) -> Any:
+    """A 4xx for one market rejects that market; retryable failures still fail the poll."""
+    try:
+        return await http.get_json(path, params)
+    except HttpStatusError as exc:
+        if exc.retryable:
+            raise
+        return exc
+
+
+async def _live(http) -> tuple[list[dict], ParseResult]:
+    return parse_exchange_info(await http.get_json(PATHS[INFO]))
+
+
+async def poll(http, observed_at: datetime) -> ParseResult:
+    contracts, result = await _live(http)
+    calls = [(c, e) for c in contracts for e in PER_MARKET]
+    answers = await http.gather(calls, lambda ce: _get_or_4xx(http, PATHS[ce[1]], {"symbol": ce[0]["symbol"]}))
+    markets: dict[str, tuple] = {}
+    for i, contract in enumerate(contracts):
+        got = answers[3 * i : 3 * i + 3]
+        failed = [(e, a) for e, a in zip(PER_MARKET, got, strict=True) if isinstance(a, HttpStatusError)]
+        if failed:
+            at = Ctx(VENUE.id, failed[0][0]).at(contract["symbol"])
+            result.rejected.append(at.error(None, str(failed[0][1])))
+        else:
+            markets[contract["symbol"]] = (contract, *got)
+    result.extend(parse_market_data(markets, observed_at=observed_at))
+    return result
+
+
+def parse_funding_rates(payload: Any, *, symbol: str) -> HistoryResult:
+    """One page of settlements. Each print carries the venue's current interval until
+    `spacing_intervals` replaces it with the time between settlements."""
+    ctx = Ctx(VENUE.id, FUNDING).at("data")
+    items = req_list(req_dict(payload, ctx).get("data"), ctx)
+    result = HistoryResult()
+    for i, item in enumerate(items):
+        at = ctx.at(i)
+        try:
+            item = req_dict(item, at)
+            result.prints.append(
+                FundingPrint(
+                    exchange=VENUE.id,
+                    symbol=symbol,
+                    funding_time=units.s_to_utc(req_int(item, "fundingTimestamp", at)),
+                    funding_rate=req_decimal(item, "fundingRate", at),
+                    funding_rate_raw=str(item["fundingRate"]),
+                    funding_interval_hours=VENUE.interval_hours,
+                    interval_source=IntervalSource.FIXED,
+                )
+            )
+        except ParseError as exc:
+            result.rejected.append(exc)
+    return result
+
+
+def spacing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
+    """Ascending, unique prints of one market: interval = time since the settlement before
+    (the oldest takes the time to the next one). A lone print keeps the venue's interval."""
+    if len(prints) < 2:
+        return prints
+    gaps = [b.funding_time - a.funding_time for a, b in pairwise(prints)]
+    return [
+        replace(
+            p,
+            funding_interval_hours=units.seconds_to_hours(Decimal(int(gap.total_seconds()))),
+            interval_source=IntervalSource.DERIVED,
+        )
+        for p, gap in zip(prints, [gaps[0], *gaps], strict=True)
+    ]
+
+
+async def _history_one(http, symbol: str, start: datetime, end: datetime) -> HistoryResult:
+    lookback = start - MAX_INTERVAL  # one earlier settlement to space the first one from
+    found: dict[datetime, FundingPrint] = {}
+    out = HistoryResult()
+    for page_no in range(MAX_PAGES):
+        params = {
+            "symbol": symbol,
+            "startTime": int(lookback.timestamp()),
+            "endTime": int(end.timestamp()),
+            "limit": HISTORY_LIMIT,
+            "offset": page_no * HISTORY_LIMIT,
+        }
+        page = parse_funding_rates(await http.get_json(PATHS[FUNDING], params), symbol=symbol)
+        out.rejected.extend(page.rejected)
+        new = [p for p in page.prints if p.funding_time not in found]
+        found.update((p.funding_time, p) for p in new)
+        # short or empty page: the end; no new rows: offset ignored; older than needed: done
+        if len(page.prints) < HISTORY_LIMIT or not new or min(p.funding_time for p in new) < lookback:
+            break
+    spaced = spacing_intervals([found[t] for t in sorted(found)])
+    out.prints = [p for p in spaced if start <= p.funding_time < end]
+    return out
+
+
+async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
+    """Settled prints in [start, end) for every LIVE market (or `symbols`), offset-paged."""
+    out = HistoryResult()
+    if symbols is None:
+        contracts, listing = await _live(http)
+        out.rejected.extend(listing.rejected)
+        symbols = [c["symbol"] for c in contracts]
+    for part in await http.gather(symbols, lambda s: _history_one(http, s, start, end)):
+        out.prints.extend(part.prints)
+        out.rejected.extend(part.rejected)
+    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
+    return out
+
+
+EXCHANGES = (Exchange(VENUE, poll, history),)

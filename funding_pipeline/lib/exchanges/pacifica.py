@@ -1,0 +1,199 @@
+"""Pacifica perpetuals.
+
+API: https://docs.pacifica.fi/api-documentation/api/rest-api (Markets: Get prices, Get market
+info, Get historical funding)
+Endpoints: GET /api/v1/info/prices (every symbol's prices, funding, OI, volume) + GET /api/v1/info
+(instrument list: `instrument_type` perpetual/spot, `base_asset`), joined by `symbol`;
+history: GET /api/v1/funding_rate/history?symbol&limit&cursor (per symbol, `next_cursor`/`has_more`).
+Rate: `next_funding`, the estimated rate to be paid at the coming hourly settlement, decimal per
+1 hour (fixed interval); `funding` is the rate already paid at the last settlement.
+Next funding: not published; settlement is every full UTC hour.
+Open interest: `open_interest` in base units (the docs say USD; payload evidence says base, see
+docs/venues/pacifica.md). Volume: `volume_24h`, USD. Index: `oracle`. Timestamps: int ms.
+Symbols: bare base tickers (`BTC`, `kBONK`); spot pairs (`SOL-USDC`) are skipped.
+Fixtures: fixtures/pacifica/api_v1_{info_prices,info,funding_rate_history}.*.json
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges.fields import (
+    MAX_ABS_RATE_1H,
+    Ctx,
+    make_row,
+    market_rows,
+    opt_decimal,
+    req,
+    req_decimal,
+    req_dict,
+    req_int,
+    req_list,
+    req_str,
+)
+from funding_pipeline.lib.exchanges.model import (
+    Exchange,
+    FundingPrint,
+    HistoryResult,
+    IntervalSource,
+    ParseError,
+    ParseResult,
+    RateUnit,
+    Venue,
+)
+
+VENUE = Venue(
+    id="pacifica",
+    base_url="https://api.pacifica.fi",
+    doc_url="https://docs.pacifica.fi/api-documentation/api/rest-api",
+    interval_hours=Decimal(1),
+    rate_unit=RateUnit.DECIMAL,
+    oi_unit="base",
+    symbol_style="BTC, kBONK",
+    max_concurrency=2,  # 100 credits per minute without an API config key
+    min_interval_s=0.6,
+)
+PRICES = "/api/v1/info/prices"
+INFO = "/api/v1/info"
+HISTORY = "/api/v1/funding_rate/history"
+HISTORY_ENDPOINT = "funding_rate/history"
+PAGE_SIZE = 1000  # documented maximum 4000
+MAX_PAGES = 100
+
+
+def _data(payload: Any, ctx: Ctx) -> list:
+    body = req_dict(payload, ctx)
+    if body.get("success") is not True:
+        raise ctx.at("success").error(body.get("success"), "Pacifica answered without success true")
+    return req_list(req(body, "data", ctx), ctx.at("data"))
+
+
+def _listed(payload: Any, ctx: Ctx) -> list:
+    items = _data(payload, ctx)
+    if not items:
+        raise ctx.at("data").error(items, "no symbols in the answer")
+    return items
+
+
+def _is_perp(meta: dict) -> bool:
+    # `instrument_type` came with spot markets; before them every listed symbol was a perpetual.
+    return meta.get("instrument_type", "perpetual") == "perpetual"
+
+
+def parse_info(payload: Any) -> dict[str, dict]:
+    """`/api/v1/info` entries by symbol."""
+    items = _listed(payload, Ctx(VENUE.id, "info"))
+    return {m["symbol"]: m for m in items if isinstance(m, dict) and isinstance(m.get("symbol"), str)}
+
+
+def parse_prices(payload: Any, *, observed_at: datetime, info: dict[str, dict]) -> ParseResult:
+    ctx = Ctx(VENUE.id, "info/prices")
+    next_funding = units.next_boundary(observed_at, VENUE.interval_hours)
+
+    def parse_one(item: Any, at: Ctx):
+        price = req_dict(item, at)
+        symbol = req_str(price, "symbol", at)
+        meta = info.get(symbol)
+        if meta is None:
+            raise at.at("symbol").error(symbol, "symbol not listed by /api/v1/info")
+        if not _is_perp(meta):
+            return None
+        base = meta.get("base_asset")
+        return make_row(
+            VENUE,
+            at,
+            symbol=symbol,
+            mark_price=req_decimal(price, "mark", at),
+            index_price=opt_decimal(price, "oracle", at),
+            rate=req_decimal(price, "next_funding", at),
+            rate_raw=price["next_funding"],
+            # Base units despite the docs' "in USD": see the module docstring.
+            open_interest_base=opt_decimal(price, "open_interest", at),
+            volume_24h_usd=opt_decimal(price, "volume_24h", at),
+            next_funding_at=next_funding,
+            base_hint=base if isinstance(base, str) and base else None,
+        )
+
+    return market_rows(enumerate(_listed(payload, ctx)), ctx.at("data"), parse_one)
+
+
+async def poll(http, observed_at: datetime) -> ParseResult:
+    prices = await http.get_json(PRICES)
+    info = parse_info(await http.get_json(INFO))
+    return parse_prices(prices, observed_at=observed_at, info=info)
+
+
+def parse_funding_rate_history(
+    payload: Any, *, symbol: str, start: datetime, end: datetime
+) -> tuple[HistoryResult, str | None, bool, list[datetime]]:
+    """Prints in [start, end) of one page, `next_cursor`, `has_more` and every row time in page order."""
+    ctx = Ctx(VENUE.id, HISTORY_ENDPOINT)
+    items = _data(payload, ctx)
+    result, times = HistoryResult(), []
+    for i, item in enumerate(items):
+        at = ctx.at("data").at(i)
+        try:
+            row = req_dict(item, at)
+            when = units.ms_to_utc(req_int(row, "created_at", at))
+            times.append(when)
+            if start <= when < end:
+                rate = req_decimal(row, "funding_rate", at)
+                if abs(units.rate_1h(rate, VENUE.interval_hours)) > MAX_ABS_RATE_1H:
+                    raise at.at("funding_rate").error(
+                        row["funding_rate"], f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h"
+                    )
+                raw = str(row["funding_rate"])
+                hours = VENUE.interval_hours
+                result.prints.append(FundingPrint(VENUE.id, symbol, when, rate, raw, hours, IntervalSource.FIXED))
+        except ParseError as exc:
+            result.rejected.append(exc)
+        except (ValueError, OverflowError, ArithmeticError) as exc:
+            result.rejected.append(at.error(item, f"{type(exc).__name__}: {exc}"))
+    body = req_dict(payload, ctx)
+    cursor = body.get("next_cursor")
+    return result, (str(cursor) if cursor else None), body.get("has_more") is True, times
+
+
+async def _symbol_history(http, symbol: str, start: datetime, end: datetime, page_size: int) -> HistoryResult:
+    params = {"symbol": symbol, "limit": page_size}
+    out, cursor = HistoryResult(), None
+    for _ in range(MAX_PAGES):
+        payload = await http.get_json(HISTORY, {**params, "cursor": cursor} if cursor else params)
+        try:
+            page, next_cursor, more, times = parse_funding_rate_history(payload, symbol=symbol, start=start, end=end)
+        except ParseError as exc:
+            out.rejected.append(exc)
+            break
+        out.prints.extend(page.prints)
+        out.rejected.extend(page.rejected)
+        # No time filter exists: stop once a newest-first page has reached back past `start`.
+        passed_start = len(times) > 1 and times[0] > times[-1] and times[-1] < start
+        if not more or not next_cursor or next_cursor == cursor or not times or passed_start:
+            break
+        cursor = next_cursor
+    else:
+        out.rejected.append(
+            ParseError(VENUE.id, HISTORY_ENDPOINT, f"$[{symbol}]", MAX_PAGES, "page cap reached; history cut")
+        )
+    return out
+
+
+async def history(http, start: datetime, end: datetime, symbols=None, *, page_size: int = PAGE_SIZE) -> HistoryResult:
+    """Hourly funding of every perpetual `/api/v1/info` lists (or the `symbols` given)."""
+    if symbols is None:
+        info = parse_info(await http.get_json(INFO))
+        symbols = [s for s, meta in info.items() if _is_perp(meta)]
+    parts = await http.gather(list(symbols), lambda s: _symbol_history(http, s, start, end, page_size))
+    out, seen = HistoryResult(), set()
+    for part in parts:
+        out.rejected.extend(part.rejected)
+        for p in part.prints:
+            if (p.symbol, p.funding_time) not in seen:
+                seen.add((p.symbol, p.funding_time))
+                out.prints.append(p)
+    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
+    return out
+
+
+EXCHANGES = (Exchange(VENUE, poll, history),)

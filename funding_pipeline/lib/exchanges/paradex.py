@@ -1,0 +1,230 @@
+"""Paradex perpetuals.
+
+API: https://docs.paradex.trade/api/prod/markets/get-markets-summary (public REST, base
+https://api.prod.paradex.trade/v1).
+Endpoints: GET /markets (asset_kind, base_currency, funding_period_hours per market) joined by
+`symbol` with GET /markets/summary?market=ALL (prices, rate, OI, volume; also options and spot).
+History: GET /funding/data?market&start_at&end_at&page_size (+ `cursor` = previous `next`).
+Rate: `funding_rate`, decimal per the market's `funding_period_hours` (default 8; not an 8h
+normalisation). Funding accrues continuously: there is no settlement time and no next funding.
+Open interest: `open_interest`, base units. Volume: `volume_24h`, USD.
+Timestamps: `created_at` in ms. Symbols: `BTC-USD-PERP`, multipliers `KPEPE-`, `MSATS-`.
+Fixtures: fixtures/paradex/{markets,markets_summary,funding_data}.*.json
+"""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges.fields import (
+    MAX_ABS_RATE_1H,
+    Ctx,
+    make_row,
+    market_rows,
+    opt_decimal,
+    req_decimal,
+    req_dict,
+    req_int,
+    req_list,
+    req_str,
+)
+from funding_pipeline.lib.exchanges.model import (
+    Exchange,
+    FundingPrint,
+    HistoryResult,
+    IntervalSource,
+    ParseError,
+    ParseResult,
+    RateUnit,
+    Venue,
+)
+
+VENUE = Venue(
+    id="paradex",
+    base_url="https://api.prod.paradex.trade/v1",
+    doc_url="https://docs.paradex.trade/api/prod/markets/get-markets-summary",
+    interval_hours=None,  # per market: funding_period_hours
+    rate_unit=RateUnit.DECIMAL,
+    oi_unit="base",
+    symbol_style="BTC-USD-PERP, KPEPE-USD-PERP",
+    max_concurrency=4,
+    min_interval_s=0.05,  # public limit 1500 requests/min per IP; this stays at 1200
+)
+
+DEFAULT_PERIOD_HOURS = Decimal(8)  # documented default when a market states no period
+MARKETS, SUMMARY, FUNDING_DATA = "markets", "markets/summary", "funding/data"
+# History samples the continuously published rate once per UTC hour: the earliest observation
+# in the first minute of the hour.
+SAMPLE = timedelta(minutes=1)
+PAGE_SIZE = 100
+MAX_PAGES = 5
+
+
+def _results(payload: Any, endpoint: str) -> list:
+    ctx = Ctx(VENUE.id, endpoint)
+    return req_list(req_dict(payload, ctx).get("results"), ctx.at("results"))
+
+
+def index_markets(payload: Any) -> dict[str, tuple[dict, Ctx]]:
+    """Every `/markets` entry (any asset kind) by symbol, with its path for errors."""
+    ctx = Ctx(VENUE.id, MARKETS).at("results")
+    out = {}
+    for i, item in enumerate(_results(payload, MARKETS)):
+        if isinstance(item, dict) and isinstance(item.get("symbol"), str):
+            out[item["symbol"]] = (item, ctx.at(i))
+    return out
+
+
+def market_period(market: dict, at: Ctx) -> tuple[Decimal, IntervalSource]:
+    if market.get("funding_period_hours") is None:
+        return DEFAULT_PERIOD_HOURS, IntervalSource.FIXED
+    hours = req_decimal(market, "funding_period_hours", at)
+    if hours <= 0:
+        raise at.at("funding_period_hours").error(hours, "funding period must be positive")
+    return hours, IntervalSource.MARKET_FIELD
+
+
+def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) -> ParseResult:
+    """`observed_at` is unused: Paradex funding is continuous, there is no next funding time."""
+    known = index_markets(markets)
+
+    def parse_one(item: Any, at: Ctx):
+        item = req_dict(item, at)
+        symbol = req_str(item, "symbol", at)
+        if symbol not in known:
+            if symbol.endswith("-PERP"):
+                raise at.at("symbol").error(symbol, "perpetual absent from /markets: period unknown")
+            return None  # options and spot rows of market=ALL
+        market, market_at = known[symbol]
+        if market.get("asset_kind") != "PERP":
+            return None
+        hours, source = market_period(market, market_at)
+        return make_row(
+            VENUE,
+            at,
+            symbol=symbol,
+            mark_price=req_decimal(item, "mark_price", at),
+            index_price=opt_decimal(item, "underlying_price", at),
+            rate=req_decimal(item, "funding_rate", at),
+            rate_raw=item["funding_rate"],
+            interval_hours=hours,
+            interval_source=source,
+            open_interest_base=opt_decimal(item, "open_interest", at),
+            volume_24h_usd=opt_decimal(item, "volume_24h", at),
+            base_hint=market.get("base_currency"),
+        )
+
+    ctx = Ctx(VENUE.id, SUMMARY).at("results")
+    return market_rows(enumerate(_results(payload, SUMMARY)), ctx, parse_one)
+
+
+def perp_periods(markets: Any) -> dict[str, tuple[Decimal, IntervalSource]]:
+    return {
+        symbol: market_period(market, at)
+        for symbol, (market, at) in index_markets(markets).items()
+        if market.get("asset_kind") == "PERP"
+    }
+
+
+def parse_funding_data(payload: Any, *, periods: dict[str, tuple[Decimal, IntervalSource]]) -> HistoryResult:
+    """One `/funding/data` page: observations of the rate, each for its row's funding period.
+
+    Older rows carry `funding_period_hours: 0`; the market's period from /markets applies.
+    """
+    ctx = Ctx(VENUE.id, FUNDING_DATA).at("results")
+    result = HistoryResult()
+    for i, item in enumerate(_results(payload, FUNDING_DATA)):
+        at = ctx.at(i)
+        try:
+            item = req_dict(item, at)
+            symbol = req_str(item, "market", at)
+            row_hours = opt_decimal(item, "funding_period_hours", at)
+            if row_hours is not None and row_hours > 0:
+                hours, source = row_hours, IntervalSource.MARKET_FIELD
+            elif symbol in periods:
+                hours, source = periods[symbol]
+            else:
+                raise at.at("funding_period_hours").error(row_hours, "no period in row or /markets")
+            rate = req_decimal(item, "funding_rate", at)
+            if abs(units.rate_1h(rate, hours)) > MAX_ABS_RATE_1H:
+                raise at.at("funding_rate").error(rate, f"beyond the sane cap of {MAX_ABS_RATE_1H}/h")
+            result.prints.append(
+                FundingPrint(
+                    exchange=VENUE.id,
+                    symbol=symbol,
+                    funding_time=units.ms_to_utc(req_int(item, "created_at", at)),
+                    funding_rate=rate,
+                    funding_rate_raw=str(item["funding_rate"]),
+                    funding_interval_hours=hours,
+                    interval_source=source,
+                )
+            )
+        except ParseError as exc:
+            result.rejected.append(exc)
+    return result
+
+
+async def poll(http, observed_at: datetime) -> ParseResult:
+    markets = await http.get_json("/markets")
+    summary = await http.get_json("/markets/summary", {"market": "ALL"})
+    return parse_markets_summary(summary, markets, observed_at=observed_at)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+async def _sample(http, symbol: str, hour: datetime, periods) -> HistoryResult:
+    """The first minute of one hour, following `next` until a short or empty page."""
+    params: dict[str, Any] = {
+        "market": symbol,
+        "start_at": _ms(hour),
+        "end_at": _ms(hour + SAMPLE),
+        "page_size": PAGE_SIZE,
+    }
+    found = HistoryResult()
+    for _ in range(MAX_PAGES):
+        payload = await http.get_json("/funding/data", params)
+        page = parse_funding_data(payload, periods=periods)
+        found.prints.extend(p for p in page.prints if p.symbol == symbol)
+        found.rejected.extend(page.rejected)
+        cursor = payload.get("next")
+        if len(payload["results"]) < PAGE_SIZE or not cursor:
+            break
+        params = {"market": symbol, "cursor": cursor, "page_size": PAGE_SIZE}  # the cursor holds the query
+    inside = [p for p in found.prints if hour <= p.funding_time < hour + SAMPLE]
+    found.prints = [min(inside, key=lambda p: p.funding_time)] if inside else []
+    return found
+
+
+async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
+    """One observed rate per market and UTC hour in [start, end).
+
+    Paradex publishes observations (recomputed every few seconds), never settlements; summing
+    them would count funding many times. Each print is the earliest observation of its hour.
+    """
+    periods = perp_periods(await http.get_json("/markets"))
+    wanted = [s for s in periods if symbols is None or s in symbols]
+    first = start.replace(minute=0, second=0, microsecond=0)
+    hours = [first + timedelta(hours=n) for n in range(int((end - first) / timedelta(hours=1)) + 1)]
+    hours = [h for h in hours if start <= h < end]
+
+    async def one(symbol: str) -> HistoryResult:
+        out = HistoryResult()
+        for hour in hours:
+            part = await _sample(http, symbol, hour, periods)
+            out.prints.extend(p for p in part.prints if start <= p.funding_time < end)
+            out.rejected.extend(part.rejected)
+        return out
+
+    result = HistoryResult()
+    for part in await http.gather(wanted, one):
+        result.prints.extend(part.prints)
+        result.rejected.extend(part.rejected)
+    unique = {(p.symbol, p.funding_time): p for p in result.prints}
+    result.prints = sorted(unique.values(), key=lambda p: (p.funding_time, p.symbol))
+    return result
+
+
+EXCHANGES = (Exchange(VENUE, poll, history),)
