@@ -14,6 +14,10 @@ from pathlib import Path
 from funding_pipeline.lib.settings import REPO_ROOT
 
 
+# Run logs stay complete in the instance (UI); the terminal shows warnings and errors only.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _prepare_environment() -> Path:
     os.environ.setdefault("FUNDING_SOURCE", "replay")
     os.environ.setdefault("FUNDING_CLOCK", "simulated")
@@ -46,6 +50,8 @@ def plan(hours: list[datetime]) -> list[tuple[str, list[str | None]]]:
     keys = [_hour_key(h) for h in hours]
     return [
         ("collection_job", keys),
+        ("stats_1h_job", keys),
+        ("tokens_job", [None]),
     ]
 
 
@@ -70,7 +76,9 @@ def run_demo(hours: int, end: str | None) -> int:
         job = definitions.resolve_job_def(job_name)
         for key in partition_keys:
             t0 = time.monotonic()
-            result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+            result = job.execute_in_process(
+                run_config=QUIET, instance=instance, partition_key=key, raise_on_error=False
+            )
             label = f"{job_name}[{key}]" if key else job_name
             print(f"  {label}: {'ok' if result.success else 'FAILED'} in {time.monotonic() - t0:.1f}s")
             if not result.success:

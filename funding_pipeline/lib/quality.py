@@ -82,3 +82,69 @@ def non_finite_snapshots(con, start: datetime, end: datetime) -> int:
         "AND coalesce(isfinite(volume_24h_usd), true) AND mark_price > 0)",
         [start, end],
     ).fetchone()[0]
+
+
+def stats_connection(warehouse: Path, start: datetime, end: datetime) -> duckdb.DuckDBPyConnection:
+    """Views over the 1m hour files and 1h day files covering [start, end)."""
+    hours, days = [], []
+    at = start
+    while at < end:
+        hours.append(layout.stats_1m_path(warehouse, at))
+        day = layout.stats_1h_path(warehouse, at.date())
+        if day not in days:
+            days.append(day)
+        at += timedelta(hours=1)
+    return connect_files(
+        {
+            "market_stats_1m": [p for p in hours if p.exists()],
+            "market_stats_1h": [p for p in days if p.exists()],
+        }
+    )
+
+
+def hourly_sample_mismatches(con, start: datetime, end: datetime) -> list[list[str]]:
+    rows = con.execute(
+        "WITH m AS (SELECT date_trunc('hour', bucket_start) AS hour, exchange, symbol, sum(samples) AS s "
+        "  FROM market_stats_1m WHERE bucket_start >= ? AND bucket_start < ? GROUP BY ALL), "
+        "h AS (SELECT bucket_start AS hour, exchange, symbol, samples AS s "
+        "  FROM market_stats_1h WHERE bucket_start >= ? AND bucket_start < ?) "
+        "SELECT coalesce(m.hour, h.hour), coalesce(m.exchange, h.exchange), coalesce(m.symbol, h.symbol), m.s, h.s "
+        "FROM m FULL JOIN h USING (hour, exchange, symbol) WHERE m.s IS DISTINCT FROM h.s ORDER BY 1, 2, 3",
+        [start, end, start, end],
+    ).fetchall()
+    return [[str(v) for v in r] for r in rows]
+
+
+def misplaced_hour_buckets(con, start: datetime, end: datetime) -> int:
+    """1h rows of the partition's days that are not on an hour boundary, or duplicated."""
+    return con.execute(
+        "SELECT (SELECT count(*) FROM market_stats_1h WHERE bucket_start <> date_trunc('hour', bucket_start)) + "
+        "(SELECT count(*) - count(DISTINCT (bucket_start, exchange, symbol)) FROM market_stats_1h "
+        " WHERE bucket_start >= ? AND bucket_start < ?)",
+        [start, end],
+    ).fetchone()[0]
+
+
+def latest_connection(warehouse: Path, tables: list[str]) -> duckdb.DuckDBPyConnection:
+    files = {t: [layout.latest_path(warehouse, t)] for t in tables}
+    return connect_files({t: [p for p in paths if p.exists()] for t, paths in files.items()})
+
+
+def inconsistent_token_rates(con) -> list[list[str]]:
+    rows = con.execute(
+        "SELECT exchange, symbol, funding_rate, funding_interval_hours, funding_rate_1h, funding_rate_8h, funding_apr "
+        "FROM normalized_tokens WHERE "
+        "abs(funding_rate_1h - funding_rate / funding_interval_hours) > 1e-12 + 1e-9 * abs(funding_rate_1h) "
+        "OR abs(funding_rate_8h - 8 * funding_rate_1h) > 1e-12 + 1e-9 * abs(funding_rate_8h) "
+        "OR abs(funding_apr - 8760 * funding_rate_1h) > 1e-12 + 1e-9 * abs(funding_apr) LIMIT 10"
+    ).fetchall()
+    return [[str(v) for v in r] for r in rows]
+
+
+def missing_venues(con, enabled: list[str]) -> list[str]:
+    present = {r[0] for r in con.execute("SELECT DISTINCT exchange FROM normalized_tokens").fetchall()}
+    return sorted(set(enabled) - present)
+
+
+def same_venue_legs(con) -> int:
+    return con.execute("SELECT count(*) FROM funding_arbitrage WHERE long_exchange = short_exchange").fetchone()[0]

@@ -82,3 +82,10 @@ def next_boundary(at: datetime, interval_hours: Decimal) -> datetime:
     step = int(Decimal(3600) * interval_hours)
     epoch = int(at.timestamp())
     return datetime.fromtimestamp((epoch // step + 1) * step, UTC)
+
+
+# The same conversions as SQL expressions over the contract's column names, for set-based
+# steps in DuckDB; `test_units.py` checks they agree with the Decimal functions above.
+SQL_RATE_1H = "(funding_rate / funding_interval_hours)"
+SQL_RATE_8H = "(8 * funding_rate_1h)"
+SQL_APR = "(funding_rate_1h * 8760)"

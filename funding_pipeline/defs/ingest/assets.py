@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import dagster as dg
 
 from funding_pipeline.defs.ingest.partitions import COLLECTION_HOURS
@@ -14,6 +16,10 @@ from funding_pipeline.lib.exchanges import all_exchanges
 from funding_pipeline.lib.polling import live_transports, replay_transports
 
 
+# The collection run materializes its hour when the hour ends: older than two hours = stalled.
+HOURLY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=75))
+
+
 def _specs() -> list[dg.AssetSpec]:
     # Built in a function: module-level AssetSpecs would be loaded as separate assets.
     snapshots = dg.AssetSpec(
@@ -24,6 +30,7 @@ def _specs() -> list[dg.AssetSpec]:
         owners=OWNERS,
         kinds={"duckdb", "python"},
         metadata=column_schema("market_snapshots"),
+        freshness_policy=HOURLY,
     )
     polls = dg.AssetSpec(
         "tracker_polls",
@@ -33,6 +40,7 @@ def _specs() -> list[dg.AssetSpec]:
         owners=OWNERS,
         kinds={"duckdb"},
         metadata=column_schema("tracker_polls"),
+        freshness_policy=HOURLY,
     )
     stats_1m = dg.AssetSpec(
         "market_stats_1m",
@@ -43,6 +51,7 @@ def _specs() -> list[dg.AssetSpec]:
         kinds={"duckdb"},
         deps=["market_snapshots"],
         metadata=column_schema("market_stats_1m"),
+        freshness_policy=HOURLY,
     )
     return [snapshots, polls, stats_1m]
 

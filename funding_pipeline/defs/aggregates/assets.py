@@ -1,0 +1,33 @@
+from datetime import timedelta
+
+import dagster as dg
+
+from funding_pipeline.defs.aggregates.partitions import CLOSED_HOURS
+from funding_pipeline.defs.metadata import OWNERS, column_schema, settings, settings_metadata
+from funding_pipeline.lib.aggregates import write_stats_1h
+
+
+@dg.asset(
+    name="market_stats_1h",
+    group_name="aggregates",
+    deps=["market_stats_1m"],
+    partitions_def=CLOSED_HOURS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb_stats_1h",
+    owners=OWNERS,
+    kinds={"duckdb"},
+    metadata=column_schema("market_stats_1h"),
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=75)),
+)
+def market_stats_1h(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Hourly buckets from the hour's closed 1-minute rows: sample-weighted average rate,
+    min/max, first open, last close, last open interest and volume, summed samples."""
+    current = settings()
+    window = context.partition_time_window
+    hour, files = window.start, []
+    while hour < window.end:  # a single-run backfill covers a range of hours
+        files.append(str(write_stats_1h(current.warehouse, hour)))
+        hour += timedelta(hours=1)
+    return dg.MaterializeResult(
+        metadata={**settings_metadata(current), "hours": len(files), "files": sorted(set(files))}
+    )

@@ -1,0 +1,119 @@
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from funding_pipeline.defs.metadata import OWNERS, column_schema, enabled_exchange_ids, settings, settings_metadata
+from funding_pipeline.lib import tokens
+from funding_pipeline.lib.status import write_tracker_status
+
+FIVE_MINUTES = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=10))
+
+
+def _now(context: dg.AssetExecutionContext) -> datetime:
+    """Wall time, or with the simulated clock the end of the newest collected data."""
+    current = settings()
+    if current.clock == "simulated":
+        chunk = tokens.newest_closed_chunk(current.warehouse)
+        if chunk is not None:
+            day, hour, name = chunk.parts[-3:]
+            start = datetime.strptime(f"{day} {hour}:{name[:2]}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+            return start + timedelta(minutes=5)
+    return datetime.now(UTC)
+
+
+@dg.asset(
+    name="tracker_status",
+    group_name="ingest",
+    deps=["tracker_polls"],
+    pool="duckdb_tokens",
+    owners=OWNERS,
+    kinds={"duckdb"},
+    metadata=column_schema("tracker_status"),
+    freshness_policy=FIVE_MINUTES,
+)
+def tracker_status(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Latest health per enabled venue: last success, last error, consecutive failures, slots ok
+    in the last hour, rows in the last slot — from the recent closed chunks."""
+    current = settings()
+    now = _now(context)
+    _, table = write_tracker_status(current.warehouse, enabled_exchange_ids(current), now)
+    rows = table.to_pylist()
+    silent = [r["exchange"] for r in rows if not r["rows_last_slot"]]
+    return dg.MaterializeResult(
+        metadata={
+            **settings_metadata(current),
+            "dagster/row_count": len(rows),
+            "venues_without_rows_last_slot": ", ".join(silent) or "-",
+        }
+    )
+
+
+@dg.asset(
+    name="normalized_tokens",
+    group_name="tokens",
+    deps=["market_snapshots"],
+    pool="duckdb_tokens",
+    owners=OWNERS,
+    kinds={"duckdb"},
+    metadata=column_schema("normalized_tokens"),
+    freshness_policy=FIVE_MINUTES,
+)
+def normalized_tokens(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """One row per (base asset, venue, market) from the newest closed chunk: price per one unit of
+    base, the rate as published with its interval, per hour, per 8 h and APR, open interest and
+    volume in USD, next funding time and the age of the snapshot. `is_primary` marks the market
+    standing for the venue when it lists several of one base asset."""
+    current = settings()
+    chunk = tokens.newest_closed_chunk(current.warehouse)
+    if chunk is None:
+        raise dg.Failure("no closed market_snapshots chunk yet: run the collection first")
+    tokens.write_normalized_tokens(current.warehouse, chunk, _now(context))
+    return dg.MaterializeResult(metadata={**settings_metadata(current), "source_chunk": str(chunk)})
+
+
+class ArbitrageSettings(dg.Config):
+    """Filters and costs of the ranking (defaults in docs/operations.md)."""
+
+    min_open_interest_usd: float = 100_000.0
+    min_volume_24h_usd: float = 100_000.0
+    default_taker_fee: float = 0.0005
+    taker_fees: dict[str, float] = {}
+    holding_days: float = 7.0
+
+
+@dg.asset(
+    name="funding_arbitrage",
+    group_name="tokens",
+    deps=["normalized_tokens"],
+    pool="duckdb_tokens",
+    owners=OWNERS,
+    kinds={"duckdb"},
+    metadata=column_schema("funding_arbitrage"),
+    freshness_policy=FIVE_MINUTES,
+)
+def funding_arbitrage(context: dg.AssetExecutionContext, config: ArbitrageSettings) -> dg.MaterializeResult:
+    """Per base asset on two or more venues: the long/short pair with the widest funding-APR
+    spread, each leg's interval (flagged when they differ), the mark-price spread between the
+    legs and the spread net of taker fees; `period` = 'live'."""
+    current = settings()
+    cfg = tokens.ArbitrageConfig(**config.model_dump())
+    tokens.write_arbitrage(current.warehouse, cfg, _now(context))
+    return dg.MaterializeResult(metadata={**settings_metadata(current), **config.model_dump(exclude={"taker_fees"})})
+
+
+@dg.asset(
+    name="cross_exchange_funding",
+    group_name="tokens",
+    deps=["normalized_tokens"],
+    pool="duckdb_tokens",
+    owners=OWNERS,
+    kinds={"duckdb"},
+    metadata=column_schema("cross_exchange_funding"),
+    freshness_policy=FIVE_MINUTES,
+)
+def cross_exchange_funding(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Per base asset: open-interest-weighted and volume-weighted funding APR over its venues'
+    primary markets, with the weights (total OI, total volume) and the venue count."""
+    current = settings()
+    tokens.write_cross_exchange(current.warehouse, _now(context))
+    return dg.MaterializeResult(metadata=settings_metadata(current))

@@ -1,0 +1,163 @@
+"""Latest cross-venue state: normalized tokens, the live arbitrage ranking, cross-venue averages.
+
+All three are computed in DuckDB from the newest closed chunk and written as one
+copy-on-write `latest.duckdb` each.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from funding_pipeline.lib import units
+from funding_pipeline.lib.storage import layout
+from funding_pipeline.lib.storage.files import attach_sql, check_version, write_atomic
+from funding_pipeline.lib.storage.schemas import (
+    CROSS_EXCHANGE_FUNDING,
+    FUNDING_ARBITRAGE,
+    MARKET_SNAPSHOTS,
+    NORMALIZED_TOKENS,
+)
+
+# When one venue lists several markets of one base asset (BTCUSDT and BTCUSDC, kPEPE and
+# PEPE), all are kept; the primary one — most open interest, then most volume, then the
+# shortest symbol — stands for the venue in rankings, since it is where size can trade.
+TOKENS_SELECT = f"""
+WITH latest AS (
+    SELECT * FROM src.market_snapshots
+    QUALIFY row_number() OVER (PARTITION BY exchange, symbol ORDER BY observed_at DESC) = 1
+)
+SELECT base_asset, exchange, symbol,
+       observed_at AS updated_at,
+       epoch(CAST(? AS TIMESTAMPTZ)) - epoch(observed_at) AS snapshot_age_s,
+       contract_multiplier,
+       mark_price / contract_multiplier AS price_usd,
+       funding_rate, funding_interval_hours, funding_rate_1h,
+       {units.SQL_RATE_8H} AS funding_rate_8h,
+       funding_apr, open_interest_usd, volume_24h_usd, next_funding_at,
+       row_number() OVER (
+           PARTITION BY base_asset, exchange
+           ORDER BY open_interest_usd DESC NULLS LAST, volume_24h_usd DESC NULLS LAST, length(symbol), symbol
+       ) = 1 AS is_primary
+FROM latest
+"""
+
+
+@dataclass(frozen=True)
+class ArbitrageConfig:
+    """Filters and costs for the ranking; `None` open interest or volume (a venue that does
+    not publish it) passes the filter rather than hiding the venue."""
+
+    min_open_interest_usd: float = 100_000.0
+    min_volume_24h_usd: float = 100_000.0
+    default_taker_fee: float = 0.0005  # per trade, decimal (5 bps)
+    taker_fees: dict[str, float] = field(default_factory=dict)
+    holding_days: float = 7.0  # fees of entry + exit on both legs are spread over this
+
+
+ARBITRAGE_SELECT = """
+WITH legs AS (
+    SELECT t.*, coalesce(f.fee, ?) AS taker_fee
+    FROM normalized_tokens t LEFT JOIN fees f USING (exchange)
+    WHERE is_primary
+      AND coalesce(open_interest_usd, 1e300) >= ? AND coalesce(volume_24h_usd, 1e300) >= ?
+),
+counted AS (SELECT *, count(*) OVER (PARTITION BY base_asset) AS venues FROM legs),
+long_leg AS (
+    SELECT * FROM counted WHERE venues >= 2
+    QUALIFY row_number() OVER (PARTITION BY base_asset ORDER BY funding_apr ASC, exchange) = 1
+),
+short_leg AS (
+    SELECT * FROM counted WHERE venues >= 2
+    QUALIFY row_number() OVER (PARTITION BY base_asset ORDER BY funding_apr DESC, exchange) = 1
+)
+SELECT 'live' AS period, l.base_asset,
+       l.exchange AS long_exchange, s.exchange AS short_exchange,
+       l.funding_apr AS long_funding_apr, s.funding_apr AS short_funding_apr,
+       s.funding_apr - l.funding_apr AS spread_apr,
+       s.funding_apr - l.funding_apr - 2 * (l.taker_fee + s.taker_fee) * 365 / ? AS net_spread_apr,
+       l.funding_interval_hours AS long_interval_hours, s.funding_interval_hours AS short_interval_hours,
+       l.funding_interval_hours <> s.funding_interval_hours AS intervals_differ,
+       (s.price_usd - l.price_usd) / ((s.price_usd + l.price_usd) / 2) AS mark_price_spread,
+       l.venues::INTEGER AS venues,
+       NULL::DOUBLE AS persistence,
+       CAST(? AS TIMESTAMPTZ) AS computed_at
+FROM long_leg l JOIN short_leg s USING (base_asset)
+WHERE l.exchange <> s.exchange
+"""
+
+CROSS_SELECT = """
+SELECT base_asset, count(*)::INTEGER AS venues,
+       sum(funding_apr * open_interest_usd) FILTER (WHERE open_interest_usd > 0)
+           / sum(open_interest_usd) FILTER (WHERE open_interest_usd > 0) AS oi_weighted_apr,
+       sum(funding_apr * volume_24h_usd) FILTER (WHERE volume_24h_usd > 0)
+           / sum(volume_24h_usd) FILTER (WHERE volume_24h_usd > 0) AS volume_weighted_apr,
+       sum(open_interest_usd) AS total_open_interest_usd,
+       sum(volume_24h_usd) AS total_volume_24h_usd,
+       CAST(? AS TIMESTAMPTZ) AS computed_at
+FROM normalized_tokens WHERE is_primary
+GROUP BY base_asset
+"""
+
+
+def newest_closed_chunk(warehouse: Path) -> Path | None:
+    chunks = layout.KINDS[0].files(warehouse)
+    return chunks[-1] if chunks else None
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table, select: str, params: list) -> None:
+    cols = ", ".join(f'"{c}"' for c in table.column_names)
+    con.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM ({select})", params)  # sql-ok
+
+
+def write_normalized_tokens(warehouse: Path, chunk: Path, now: datetime) -> Path:
+    def fill(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(attach_sql(chunk, "src"))
+        try:
+            check_version(con, "src", MARKET_SNAPSHOTS, chunk)
+            _insert(con, NORMALIZED_TOKENS, TOKENS_SELECT, [now])
+        finally:
+            con.execute("DETACH src")
+
+    return write_atomic(layout.latest_path(warehouse, "normalized_tokens"), [NORMALIZED_TOKENS], fill)
+
+
+def _with_tokens(warehouse: Path, target, body) -> Path:
+    source = layout.latest_path(warehouse, "normalized_tokens")
+
+    def fill(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(attach_sql(source, "tok"))
+        try:
+            check_version(con, "tok", NORMALIZED_TOKENS, source)
+            con.execute("CREATE TEMP VIEW normalized_tokens AS SELECT * FROM tok.normalized_tokens")
+            body(con)
+        finally:
+            con.execute("DROP VIEW IF EXISTS normalized_tokens")
+            con.execute("DETACH tok")
+
+    return write_atomic(layout.latest_path(warehouse, target.name), [target], fill)
+
+
+def write_arbitrage(warehouse: Path, config: ArbitrageConfig, now: datetime) -> Path:
+    def body(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TEMP TABLE fees (exchange VARCHAR, fee DOUBLE)")
+        if config.taker_fees:
+            con.executemany("INSERT INTO fees VALUES (?, ?)", list(config.taker_fees.items()))
+        params = [
+            config.default_taker_fee,
+            config.min_open_interest_usd,
+            config.min_volume_24h_usd,
+            config.holding_days,
+            now,
+        ]
+        _insert(con, FUNDING_ARBITRAGE, ARBITRAGE_SELECT, params)
+        con.execute("DROP TABLE fees")
+
+    return _with_tokens(warehouse, FUNDING_ARBITRAGE, body)
+
+
+def write_cross_exchange(warehouse: Path, now: datetime) -> Path:
+    return _with_tokens(
+        warehouse, CROSS_EXCHANGE_FUNDING, lambda con: _insert(con, CROSS_EXCHANGE_FUNDING, CROSS_SELECT, [now])
+    )
