@@ -13,7 +13,6 @@ from pathlib import Path
 
 from funding_pipeline.lib.settings import REPO_ROOT
 
-
 # Run logs stay complete in the instance (UI); the terminal shows warnings and errors only.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -25,6 +25,8 @@ def test_one_hour_demo_passes_its_blocking_checks(tmp_path):
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "collection_job[2026-11-23-11:00]: ok" in result.stdout
+    assert "stats_1h_job[2026-11-23-11:00]: ok" in result.stdout
+    assert "tokens_job: ok" in result.stdout
     assert "check failed" not in result.stdout
     assert (tmp_path / "dagster_home" / "dagster.yaml").is_file()
     # The runs are recorded in the instance at DAGSTER_HOME.

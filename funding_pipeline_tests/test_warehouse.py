@@ -8,7 +8,7 @@ def test_empty_root_has_every_view_with_contract_columns(tmp_path):
     con = warehouse.connect(tmp_path)
 
     for name, table in TABLES.items():
-        result = con.execute(f"SELECT * FROM {name}")  # noqa: S608 - fixed table names
+        result = con.execute(f"SELECT * FROM {name}")
         assert [d[0] for d in result.description] == table.column_names
         assert result.fetchall() == []
 

@@ -56,3 +56,38 @@ def test_collection_schedule_runs_by_default_for_the_current_hour(definitions):
     (request,) = schedule.evaluate_tick(context).run_requests
 
     assert request.partition_key == "2026-11-23-13:00"
+
+
+def test_every_schedule_and_sensor_runs_by_default(definitions):
+    for schedule in definitions.schedules:
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, schedule.name
+    for sensor in definitions.sensors:
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
+
+
+def test_every_writing_asset_names_a_pool(definitions):
+    graph = definitions.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            assert node.pools, key
+
+
+def test_stats_1h_sensor_requests_the_hour_the_collection_closed(definitions, monkeypatch, tmp_path):
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FUNDING_SOURCE", "replay")
+    monkeypatch.setenv("FUNDING_CLOCK", "simulated")
+    monkeypatch.setenv("FUNDING_EXCHANGES", "hyperliquid")
+    instance = dg.DagsterInstance.ephemeral()
+    collected = definitions.resolve_job_def("collection_job").execute_in_process(
+        partition_key="2026-11-23-10:00", instance=instance
+    )
+    assert collected.success
+
+    sensor = definitions.get_sensor_def("stats_1h_when_hour_closes")
+    with dg.build_sensor_context(instance=instance, definitions=definitions) as context:
+        result = sensor.evaluate_tick(context)
+
+    (request,) = result.run_requests
+    assert request.partition_key == "2026-11-23-10:00"
+    assert request.job_name == "stats_1h_job"

@@ -22,4 +22,4 @@ def stats_1h_when_hour_closes(context: dg.SensorEvaluationContext, asset_event: 
     partition = asset_event.dagster_event.partition
     if partition is None or not CLOSED_HOURS.has_partition_key(partition):
         return dg.SkipReason(f"hour {partition} has not closed yet")
-    return dg.RunRequest(run_key=f"stats_1h:{partition}:{asset_event.storage_id}", partition_key=partition)
+    return dg.RunRequest(run_key=f"stats_1h:{partition}:{asset_event.run_id}", partition_key=partition)

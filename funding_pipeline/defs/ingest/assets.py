@@ -15,7 +15,6 @@ from funding_pipeline.lib.collector import run_collect_hour
 from funding_pipeline.lib.exchanges import all_exchanges
 from funding_pipeline.lib.polling import live_transports, replay_transports
 
-
 # The collection run materializes its hour when the hour ends: older than two hours = stalled.
 HOURLY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=75))
 

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from funding_pipeline.defs.metadata import OWNERS, column_schema, enabled_exchange_ids, settings, settings_metadata
 from funding_pipeline.lib import tokens
@@ -77,7 +78,7 @@ class ArbitrageSettings(dg.Config):
     min_open_interest_usd: float = 100_000.0
     min_volume_24h_usd: float = 100_000.0
     default_taker_fee: float = 0.0005
-    taker_fees: dict[str, float] = {}
+    taker_fees: dict[str, float] = Field(default_factory=dict)  # per exchange id, overrides the default
     holding_days: float = 7.0
 
 

@@ -1,0 +1,199 @@
+"""A hand-built hour: Hyperliquid (1 h rates) and Binance (8 h rates), a 1000x PEPE market on
+each, and a second BTC market on Binance. Every expected value below is worked out by hand."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from funding_pipeline import warehouse
+from funding_pipeline.lib.aggregates import write_stats_1h, write_stats_1m
+from funding_pipeline.lib.exchanges.model import IntervalSource, MarketRow, RateUnit
+from funding_pipeline.lib.polling import PollOutcome
+from funding_pipeline.lib.snapshots import polls_table, snapshots_table
+from funding_pipeline.lib.storage import layout
+from funding_pipeline.lib.storage.files import ChunkWriter
+from funding_pipeline.lib.tokens import ArbitrageConfig, write_arbitrage, write_cross_exchange, write_normalized_tokens
+
+HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
+S = timedelta(seconds=15)
+
+
+def row(exchange, symbol, mark, rate, interval, oi_base="10000", volume="5000000"):
+    return MarketRow(
+        exchange=exchange,
+        symbol=symbol,
+        mark_price=D(mark),
+        index_price=None,
+        funding_rate=D(rate),
+        funding_rate_raw=rate,
+        rate_unit=RateUnit.DECIMAL,
+        funding_interval_hours=D(interval),
+        interval_source=IntervalSource.FIXED,
+        open_interest_base=D(oi_base),
+        open_interest_usd=D(oi_base) * D(mark),
+        volume_24h_usd=D(volume),
+        next_funding_at=None,
+    )
+
+
+# slot offset -> rows; minute 10:00 has 4 slots, minute 10:01 two.
+HL_BTC = {0: ("100", "0.00001"), 1: ("102", "0.00002"), 2: ("99", "0.00003"), 3: ("101", "0.00002"),
+          4: ("103", "0.00004"), 5: ("104", "0.00006")}  # fmt: skip
+
+
+def slot_outcomes(i: int) -> list[PollOutcome]:
+    at = HOUR + S * i
+    hl = [
+        row("hyperliquid", "BTC", *HL_BTC.get(i, ("105", "0.00003")), "1"),
+        row("hyperliquid", "kPEPE", "0.012", "0.00001", "1", oi_base="100000000"),
+    ]
+    bn = [
+        row("binance", "BTCUSDT", "100.5", "0.0001", "8"),
+        row("binance", "BTCUSDC", "100.4", "0.0002", "8", oi_base="10"),
+        row("binance", "1000PEPEUSDT", "0.0121", "-0.0002", "8", oi_base="100000000"),
+    ]
+    return [PollOutcome("hyperliquid", at, True, rows=hl), PollOutcome("binance", at, True, rows=bn)]
+
+
+def build_chunk(wh, start: datetime, slots: range) -> None:
+    writer = ChunkWriter(layout.chunk_path(wh, start))
+    for i in slots:
+        outcomes = slot_outcomes(i)
+        writer.append(snapshots_table(outcomes), polls_table(outcomes))
+    closed = writer.close()
+    write_stats_1m(wh, closed, start, start + timedelta(minutes=5))
+
+
+@pytest.fixture
+def wh(tmp_path):
+    build_chunk(tmp_path / "warehouse", HOUR, range(6))
+    return tmp_path / "warehouse"
+
+
+def test_minute_buckets(wh):
+    con = warehouse.connect(wh.parent)
+
+    rows = con.execute(
+        "SELECT bucket_start, samples, mark_price_open, mark_price_high, mark_price_low, mark_price_close, "
+        "funding_rate_1h_avg, funding_rate_1h_min, funding_rate_1h_max FROM market_stats_1m "
+        "WHERE exchange = 'hyperliquid' AND symbol = 'BTC' ORDER BY bucket_start"
+    ).fetchall()
+
+    assert rows[0][:6] == (HOUR, 4, 100.0, 102.0, 99.0, 101.0)
+    assert rows[0][6:] == pytest.approx((0.00002, 0.00001, 0.00003), rel=1e-12)
+    assert rows[1][:6] == (HOUR + timedelta(minutes=1), 2, 103.0, 104.0, 103.0, 104.0)
+    assert rows[1][6] == pytest.approx(0.00005, rel=1e-12)
+
+
+def test_hour_bucket_is_sample_weighted(wh):
+    write_stats_1h(wh, HOUR)
+    con = warehouse.connect(wh.parent)
+
+    samples, o, h, low, c, avg = con.execute(
+        "SELECT samples, mark_price_open, mark_price_high, mark_price_low, mark_price_close, funding_rate_1h_avg "
+        "FROM market_stats_1h WHERE exchange = 'hyperliquid' AND symbol = 'BTC'"
+    ).fetchone()
+
+    assert (samples, o, h, low, c) == (6, 100.0, 104.0, 99.0, 104.0)
+    assert avg == pytest.approx(0.00003, rel=1e-12)  # (0.00002*4 + 0.00005*2) / 6, not (0.00002+0.00005)/2
+    eight_hourly = con.execute("SELECT funding_rate_1h_avg FROM market_stats_1h WHERE symbol = 'BTCUSDT'").fetchone()[0]
+    assert eight_hourly == pytest.approx(0.0000125, rel=1e-12)  # 0.0001 per 8 h
+
+
+def test_hour_rerun_is_identical_and_late_chunk_is_picked_up(wh):
+    write_stats_1h(wh, HOUR)
+    first = warehouse.connect(wh.parent).execute("SELECT * FROM market_stats_1h ORDER BY ALL").fetchall()
+    write_stats_1h(wh, HOUR)
+    assert warehouse.connect(wh.parent).execute("SELECT * FROM market_stats_1h ORDER BY ALL").fetchall() == first
+
+    # A relaunched run closes chunk 10:05 after the hour was first aggregated.
+    build_chunk(wh, HOUR + timedelta(minutes=5), range(20, 22))
+    write_stats_1h(wh, HOUR)
+
+    samples = (
+        warehouse.connect(wh.parent)
+        .execute("SELECT samples FROM market_stats_1h WHERE exchange = 'hyperliquid' AND symbol = 'BTC'")
+        .fetchone()[0]
+    )
+    assert samples == 8
+    assert len(warehouse.connect(wh.parent).execute("SELECT * FROM market_stats_1h").fetchall()) == 5
+
+
+def test_normalized_tokens_units_and_multipliers(wh):
+    write_normalized_tokens(wh, layout.chunk_path(wh, HOUR), HOUR + timedelta(minutes=5))
+    con = warehouse.connect(wh.parent)
+
+    tokens = {
+        (r[0], r[1], r[2]): r[3:]
+        for r in con.execute(
+            "SELECT base_asset, exchange, symbol, price_usd, funding_rate, funding_interval_hours, funding_rate_1h, "
+            "funding_rate_8h, funding_apr, snapshot_age_s, is_primary FROM normalized_tokens"
+        ).fetchall()
+    }
+
+    assert set(tokens) == {
+        ("BTC", "hyperliquid", "BTC"),
+        ("PEPE", "hyperliquid", "kPEPE"),
+        ("BTC", "binance", "BTCUSDT"),
+        ("BTC", "binance", "BTCUSDC"),
+        ("PEPE", "binance", "1000PEPEUSDT"),
+    }
+    # latest HL BTC slot 10:01:15: 0.00006/h -> 0.00048/8h -> 0.5256/yr; 225 s before 10:05
+    assert tokens[("BTC", "hyperliquid", "BTC")] == pytest.approx(
+        (104.0, 0.00006, 1.0, 0.00006, 0.00048, 0.5256, 225.0, True)
+    )
+    # 0.0001 per 8 h -> 0.0000125/h -> 0.1095/yr
+    assert tokens[("BTC", "binance", "BTCUSDT")] == pytest.approx(
+        (100.5, 0.0001, 8.0, 0.0000125, 0.0001, 0.1095, 225.0, True)
+    )
+    assert tokens[("BTC", "binance", "BTCUSDC")][-1] is False  # less open interest: kept, not primary
+    assert tokens[("PEPE", "hyperliquid", "kPEPE")][0] == pytest.approx(0.000012)  # 0.012 per 1000 PEPE
+    assert tokens[("PEPE", "binance", "1000PEPEUSDT")][0] == pytest.approx(0.0000121)
+
+
+def test_arbitrage_and_cross_exchange(wh):
+    now = HOUR + timedelta(minutes=5)
+    write_normalized_tokens(wh, layout.chunk_path(wh, HOUR), now)
+    write_arbitrage(wh, ArbitrageConfig(min_open_interest_usd=1000, min_volume_24h_usd=1000), now)
+    write_cross_exchange(wh, now)
+    con = warehouse.connect(wh.parent)
+
+    arb = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT base_asset, long_exchange, short_exchange, long_funding_apr, short_funding_apr, spread_apr, "
+            "net_spread_apr, intervals_differ, mark_price_spread, venues FROM funding_arbitrage WHERE period = 'live'"
+        ).fetchall()
+    }
+
+    btc = arb["BTC"]
+    assert btc[:2] == ("binance", "hyperliquid")
+    # spread 0.5256 - 0.1095 = 0.4161; fees 2 x (0.0005 + 0.0005) x 365 / 7 days = 0.104285714...
+    assert btc[2:5] == pytest.approx((0.1095, 0.5256, 0.4161))
+    assert btc[5] == pytest.approx(0.3118142857142857)
+    assert btc[6] is True
+    assert btc[7] == pytest.approx(3.5 / 102.25)  # (104 - 100.5) / mid
+    assert btc[8] == 2
+    pepe = arb["PEPE"]  # -0.0002/8h = -0.219/yr long on binance; 0.00001/h = 0.0876/yr short on HL
+    assert pepe[:2] == ("binance", "hyperliquid")
+    assert pepe[4] == pytest.approx(0.3066)
+
+    oi_apr, vol_apr, venues = con.execute(
+        "SELECT oi_weighted_apr, volume_weighted_apr, venues FROM cross_exchange_funding WHERE base_asset = 'BTC'"
+    ).fetchone()
+    # primary BTC markets: HL OI 10000 x 104 = 1,040,000 at 0.5256; Binance 10000 x 100.5 = 1,005,000 at 0.1095
+    assert oi_apr == pytest.approx((0.5256 * 1_040_000 + 0.1095 * 1_005_000) / 2_045_000)
+    assert vol_apr == pytest.approx((0.5256 + 0.1095) / 2)  # equal volumes
+    assert venues == 2
+
+
+def test_filters_drop_thin_markets(wh):
+    now = HOUR + timedelta(minutes=5)
+    write_normalized_tokens(wh, layout.chunk_path(wh, HOUR), now)
+
+    write_arbitrage(wh, ArbitrageConfig(min_open_interest_usd=1_020_000), now)
+
+    bases = warehouse.connect(wh.parent).execute("SELECT base_asset FROM funding_arbitrage").fetchall()
+    # Binance BTC (1,005,000 USD OI) is filtered out, leaving BTC on one venue; PEPE legs hold 1.2M+ USD
+    assert bases == [("PEPE",)]
