@@ -90,4 +90,4 @@ def test_stats_1h_sensor_requests_the_hour_the_collection_closed(definitions, mo
 
     (request,) = result.run_requests
     assert request.partition_key == "2026-11-23-10:00"
-    assert request.job_name == "stats_1h_job"
+    assert sensor.job_name == "stats_1h_job"
