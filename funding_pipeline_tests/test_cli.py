@@ -71,12 +71,12 @@ def test_backup_restore_round_trip(root, tmp_path, monkeypatch, capsys):
     dest = tmp_path / "backup"
     assert main(["backup", str(dest)]) == 0
     manifest = json.loads((dest / "manifest.json").read_text())
-    assert len(manifest["files"]) == 13  # 12 chunks + the hour's 1m file
+    assert len(manifest["files"]) == 24  # 12 chunks + 12 one-minute files
 
     fresh = tmp_path / "fresh"
     monkeypatch.setenv("FUNDING_DATA_DIR", str(fresh))
     assert main(["restore", str(dest)]) == 0
-    assert "restored 13 file(s)" in capsys.readouterr().out
+    assert "restored 24 file(s)" in capsys.readouterr().out
     capsys.readouterr()
     main(["sql", "SELECT count(*) AS n FROM market_snapshots"])
     assert "720" in capsys.readouterr().out
@@ -87,7 +87,7 @@ def test_restore_refuses_non_empty_root_and_damaged_backup(root, tmp_path, capsy
     main(["backup", str(dest)])
 
     assert main(["restore", str(dest)]) == 2
-    assert "already holds 13 file(s); pass --overwrite" in capsys.readouterr().err
+    assert "already holds 24 file(s); pass --overwrite" in capsys.readouterr().err
 
     victim = next((dest / "warehouse").rglob("*.duckdb"))
     victim.write_bytes(victim.read_bytes() + b"!")

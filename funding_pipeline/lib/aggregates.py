@@ -10,13 +10,15 @@ from pathlib import Path
 import duckdb
 
 from funding_pipeline.lib.storage import layout
-from funding_pipeline.lib.storage.files import attach_sql, check_version, replace_where
+from funding_pipeline.lib.storage.files import attach_sql, check_version, replace_where, write_atomic
 from funding_pipeline.lib.storage.schemas import MARKET_SNAPSHOTS, MARKET_STATS_1H, MARKET_STATS_1M
 
+# Buckets by epoch arithmetic: date_trunc on TIMESTAMPTZ goes through ICU time zones and made
+# the 1m roll-up ~8x slower (docs/benchmarks.md).
 # Minute buckets from raw 15 s rows: OHLC of mark price, avg/min/max of the per-hour rate,
 # last known open interest and volume.
 STATS_1M_SELECT = """
-SELECT date_trunc('minute', observed_at) AS bucket_start, exchange, symbol,
+SELECT to_timestamp(floor(epoch(observed_at) / 60) * 60) AS bucket_start, exchange, symbol,
        any_value(base_asset) AS base_asset,
        count(*)::INTEGER AS samples,
        arg_min(mark_price, observed_at) AS mark_price_open,
@@ -31,13 +33,13 @@ SELECT date_trunc('minute', observed_at) AS bucket_start, exchange, symbol,
        arg_max(volume_24h_usd, observed_at) FILTER (WHERE volume_24h_usd IS NOT NULL)
            AS volume_24h_usd_last
 FROM {source}
-WHERE observed_at >= ? AND observed_at < ?
+WHERE observed_at >= to_timestamp(?) AND observed_at < to_timestamp(?)
 GROUP BY ALL
 """
 
 # Hour buckets from minute buckets: sample-weighted average, extremes, first open, last close.
 STATS_1H_SELECT = """
-SELECT date_trunc('hour', bucket_start) AS bucket_start, exchange, symbol,
+SELECT to_timestamp(floor(epoch(bucket_start) / 3600) * 3600) AS bucket_start, exchange, symbol,
        any_value(base_asset) AS base_asset,
        sum(samples)::INTEGER AS samples,
        arg_min(mark_price_open, bucket_start) AS mark_price_open,
@@ -52,11 +54,12 @@ SELECT date_trunc('hour', bucket_start) AS bucket_start, exchange, symbol,
        arg_max(volume_24h_usd_last, bucket_start) FILTER (WHERE volume_24h_usd_last IS NOT NULL)
            AS volume_24h_usd_last
 FROM {source}
-WHERE bucket_start >= ? AND bucket_start < ?
+WHERE bucket_start >= to_timestamp(?) AND bucket_start < to_timestamp(?)
 GROUP BY ALL
 """
 
-OUTSIDE = "NOT (bucket_start >= ? AND bucket_start < ?)"
+OUTSIDE = "NOT (bucket_start >= to_timestamp(?) AND bucket_start < to_timestamp(?))"
+# Bounds are bound as epoch seconds: binding a tz-aware datetime costs DuckDB ~20 ms per statement.
 
 
 def _insert(con: duckdb.DuckDBPyConnection, target: str, select: str, params: list) -> None:
@@ -65,36 +68,32 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, select: str, params: li
 
 
 def write_stats_1m(warehouse: Path, chunk_file: Path, start: datetime, end: datetime) -> Path:
-    """Replace the minute buckets in [start, end) of the hour's 1m file from one closed chunk."""
-    hour = start.replace(minute=0, second=0, microsecond=0)
+    """The minute buckets of one closed chunk, as their own file (a rerun replaces it whole)."""
 
-    def add(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(attach_sql(chunk_file, "chunk"))
-        try:
-            check_version(con, "chunk", MARKET_SNAPSHOTS, chunk_file)
-            select = STATS_1M_SELECT.format(source="chunk.market_snapshots")
-            _insert(con, "market_stats_1m", select, [start, end])
-        finally:
-            con.execute("DETACH chunk")
+    def fill(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(attach_sql(chunk_file, "chunk"))  # detached when write_atomic closes the file
+        check_version(con, "chunk", MARKET_SNAPSHOTS, chunk_file)
+        select = STATS_1M_SELECT.format(source="chunk.market_snapshots")
+        _insert(con, "market_stats_1m", select, [start.timestamp(), end.timestamp()])
 
-    path = layout.stats_1m_path(warehouse, hour)
-    return replace_where(path, MARKET_STATS_1M, OUTSIDE, [start, end], add)
+    return write_atomic(layout.stats_1m_path(warehouse, start), [MARKET_STATS_1M], fill)
 
 
 def write_stats_1h(warehouse: Path, hour: datetime) -> Path:
-    """Replace one hour's buckets in the day's 1h file from the hour's 1m file."""
+    """Replace one hour's buckets in the day's 1h file from the hour's 1m files."""
     end = hour + timedelta(hours=1)
-    source = layout.stats_1m_path(warehouse, hour)
-    if not source.exists():
-        raise FileNotFoundError(f"no 1-minute aggregates for {hour:%Y-%m-%d %H}:00 ({source})")
+    sources = layout.hour_files(warehouse, hour, layout.stats_1m_path)
+    if not sources:
+        raise FileNotFoundError(f"no 1-minute aggregates for {hour:%Y-%m-%d %H}:00 under {warehouse}")
 
     def add(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(attach_sql(source, "m1"))
-        try:
-            check_version(con, "m1", MARKET_STATS_1M, source)
-            _insert(con, "market_stats_1h", STATS_1H_SELECT.format(source="m1.market_stats_1m"), [hour, end])
-        finally:
-            con.execute("DETACH m1")
+        aliases = [f"m{i}" for i in range(len(sources))]
+        for alias, path in zip(aliases, sources, strict=True):
+            con.execute(attach_sql(path, alias))
+            check_version(con, alias, MARKET_STATS_1M, path)
+        union = " UNION ALL ".join(f"SELECT * FROM {a}.market_stats_1m" for a in aliases)  # sql-ok
+        bounds = [hour.timestamp(), end.timestamp()]
+        _insert(con, "market_stats_1h", STATS_1H_SELECT.format(source=f"({union})"), bounds)
 
     path = layout.stats_1h_path(warehouse, hour.date())
-    return replace_where(path, MARKET_STATS_1H, OUTSIDE, [hour, end], add)
+    return replace_where(path, MARKET_STATS_1H, OUTSIDE, [hour.timestamp(), end.timestamp()], add)

@@ -16,14 +16,12 @@ ERROR_SHARE = 0.50
 
 def hour_connection(warehouse: Path, hour: datetime) -> duckdb.DuckDBPyConnection:
     """Views over one hour's closed chunk files and its 1-minute file."""
-    chunks = [layout.chunk_path(warehouse, hour + timedelta(minutes=5 * k)) for k in range(12)]
-    chunks = [p for p in chunks if p.exists()]
-    m1 = layout.stats_1m_path(warehouse, hour)
+    chunks = layout.hour_files(warehouse, hour, layout.chunk_path)
     return connect_files(
         {
             "market_snapshots": chunks,
             "tracker_polls": chunks,
-            "market_stats_1m": [m1] if m1.exists() else [],
+            "market_stats_1m": layout.hour_files(warehouse, hour, layout.stats_1m_path),
         }
     )
 
@@ -89,14 +87,14 @@ def stats_connection(warehouse: Path, start: datetime, end: datetime) -> duckdb.
     hours, days = [], []
     at = start
     while at < end:
-        hours.append(layout.stats_1m_path(warehouse, at))
+        hours.extend(layout.hour_files(warehouse, at, layout.stats_1m_path))
         day = layout.stats_1h_path(warehouse, at.date())
         if day not in days:
             days.append(day)
         at += timedelta(hours=1)
     return connect_files(
         {
-            "market_stats_1m": [p for p in hours if p.exists()],
+            "market_stats_1m": hours,
             "market_stats_1h": [p for p in days if p.exists()],
         }
     )

@@ -113,12 +113,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table, select: str, params: list) ->
 
 def write_normalized_tokens(warehouse: Path, chunk: Path, now: datetime) -> Path:
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(attach_sql(chunk, "src"))
-        try:
-            check_version(con, "src", MARKET_SNAPSHOTS, chunk)
-            _insert(con, NORMALIZED_TOKENS, TOKENS_SELECT, [now])
-        finally:
-            con.execute("DETACH src")
+        con.execute(attach_sql(chunk, "src"))  # detached when write_atomic closes the file
+        check_version(con, "src", MARKET_SNAPSHOTS, chunk)
+        _insert(con, NORMALIZED_TOKENS, TOKENS_SELECT, [now])
 
     return write_atomic(layout.latest_path(warehouse, "normalized_tokens"), [NORMALIZED_TOKENS], fill)
 
@@ -127,14 +124,10 @@ def _with_tokens(warehouse: Path, target, body) -> Path:
     source = layout.latest_path(warehouse, "normalized_tokens")
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(attach_sql(source, "tok"))
-        try:
-            check_version(con, "tok", NORMALIZED_TOKENS, source)
-            con.execute("CREATE TEMP VIEW normalized_tokens AS SELECT * FROM tok.normalized_tokens")
-            body(con)
-        finally:
-            con.execute("DROP VIEW IF EXISTS normalized_tokens")
-            con.execute("DETACH tok")
+        con.execute(attach_sql(source, "tok"))  # detached, and the temp view dropped, on close
+        check_version(con, "tok", NORMALIZED_TOKENS, source)
+        con.execute("CREATE TEMP VIEW normalized_tokens AS SELECT * FROM tok.normalized_tokens")
+        body(con)
 
     return write_atomic(layout.latest_path(warehouse, target.name), [target], fill)
 
@@ -152,7 +145,6 @@ def write_arbitrage(warehouse: Path, config: ArbitrageConfig, now: datetime) -> 
             now,
         ]
         _insert(con, FUNDING_ARBITRAGE, ARBITRAGE_SELECT, params)
-        con.execute("DROP TABLE fees")
 
     return _with_tokens(warehouse, FUNDING_ARBITRAGE, body)
 

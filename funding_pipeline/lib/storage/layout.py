@@ -1,12 +1,12 @@
 """Where every file lives under `<data root>/warehouse/`, and which tables each file holds.
 
 Granularity keeps common reads to tens of files: one hour of raw rows = 12 chunk files, one
-hour of 1m rows = 1 file, 30 days of 1h rows = 30 files.
+hour of 1m rows = 12 files, 30 days of 1h rows = 30 files.
 """
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 OPEN_SUFFIX = ".open"  # a chunk still being written: `<MM>.duckdb.open`, never read
@@ -23,9 +23,7 @@ class FileKind:
         root = warehouse / self.folder
         if not root.is_dir():
             return []
-        return sorted(
-            p for p in root.rglob("*.duckdb") if self.pattern.fullmatch(p.relative_to(root).as_posix())
-        )
+        return sorted(p for p in root.rglob("*.duckdb") if self.pattern.fullmatch(p.relative_to(root).as_posix()))
 
 
 _DAY = r"\d{4}-\d{2}-\d{2}"
@@ -41,11 +39,9 @@ KINDS: tuple[FileKind, ...] = (
         re.compile(rf"{_DAY}/\d{{2}}/\d{{2}}\.duckdb"),
         ("market_snapshots", "tracker_polls"),
     ),
-    FileKind("market_stats_1m", re.compile(rf"{_DAY}/\d{{2}}\.duckdb"), ("market_stats_1m",)),
+    FileKind("market_stats_1m", re.compile(rf"{_DAY}/\d{{2}}/\d{{2}}\.duckdb"), ("market_stats_1m",)),
     FileKind("market_stats_1h", re.compile(rf"{_DAY}\.duckdb"), ("market_stats_1h",)),
-    FileKind(
-        "funding_rate_history", re.compile(r"[a-z0-9_]+/\d{4}-\d{2}\.duckdb"), ("funding_rate_history",)
-    ),
+    FileKind("funding_rate_history", re.compile(r"[a-z0-9_]+/\d{4}-\d{2}\.duckdb"), ("funding_rate_history",)),
     FileKind("price_candles", re.compile(r"\d{4}\.duckdb"), ("price_candles",)),
     _latest("tracker_status"),
     _latest("normalized_tokens"),
@@ -61,13 +57,7 @@ def kind_of_table(table: str) -> FileKind:
 
 
 def chunk_path(warehouse: Path, chunk_start: datetime) -> Path:
-    return (
-        warehouse
-        / "market_snapshots"
-        / f"{chunk_start:%Y-%m-%d}"
-        / f"{chunk_start:%H}"
-        / f"{chunk_start:%M}.duckdb"
-    )
+    return warehouse / "market_snapshots" / f"{chunk_start:%Y-%m-%d}" / f"{chunk_start:%H}" / f"{chunk_start:%M}.duckdb"
 
 
 def open_chunk_path(warehouse: Path, chunk_start: datetime) -> Path:
@@ -75,8 +65,15 @@ def open_chunk_path(warehouse: Path, chunk_start: datetime) -> Path:
     return final.with_name(final.name + OPEN_SUFFIX)
 
 
-def stats_1m_path(warehouse: Path, hour: datetime) -> Path:
-    return warehouse / "market_stats_1m" / f"{hour:%Y-%m-%d}" / f"{hour:%H}.duckdb"
+def stats_1m_path(warehouse: Path, chunk_start: datetime) -> Path:
+    """The 1-minute rows of one chunk: written once when the chunk closes, never appended to."""
+    return warehouse / "market_stats_1m" / f"{chunk_start:%Y-%m-%d}" / f"{chunk_start:%H}" / f"{chunk_start:%M}.duckdb"
+
+
+def hour_files(warehouse: Path, hour: datetime, path_of) -> list[Path]:
+    """The existing per-chunk files (`chunk_path` or `stats_1m_path`) of one hour."""
+    paths = (path_of(warehouse, hour + timedelta(minutes=5 * k)) for k in range(12))
+    return [p for p in paths if p.exists()]
 
 
 def stats_1h_path(warehouse: Path, day: date) -> Path:
