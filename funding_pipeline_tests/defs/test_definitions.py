@@ -91,3 +91,28 @@ def test_stats_1h_sensor_requests_the_hour_the_collection_closed(definitions, mo
     (request,) = result.run_requests
     assert request.partition_key == "2026-11-23-10:00"
     assert sensor.job_name == "stats_1h_job"
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path):
+    """The same check an operator runs: `dagster definitions validate -w workspace.yaml`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    dagster = Path(sys.executable).with_name("dagster")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("")
+
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "All code locations passed validation" in result.stderr + result.stdout
