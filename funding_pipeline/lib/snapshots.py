@@ -55,12 +55,17 @@ POLLS_SCHEMA = pa.schema(
 )
 
 
-def _f(value) -> float | None:
-    return None if value is None else float(value)
+def _enum_values(members: list) -> list[str]:
+    """`.value` of each member, looked up once per distinct member (the enum property is slow)."""
+    value = {m: m.value for m in set(members)}
+    return [value[m] for m in members]
 
 
 def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
-    cols: dict[str, list] = {name: [] for name in SNAPSHOT_SCHEMA.names}
+    # Built column by column (comprehensions, not 18 appends per row): this runs for every row
+    # of every slot; see docs/benchmarks.md "Collection".
+    rows: list = []
+    slots: list = []
     seen: set[tuple[str, str]] = set()
     for outcome in outcomes:
         for row in outcome.rows:
@@ -68,26 +73,30 @@ def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
             if key in seen:  # a venue listing a market twice in one answer: keep the first
                 continue
             seen.add(key)
-            base, multiplier = normalize(row.exchange, row.symbol, row.base_hint)
-            per_hour = units.rate_1h(row.funding_rate, row.funding_interval_hours)
-            cols["observed_at"].append(outcome.slot_at)
-            cols["exchange"].append(row.exchange)
-            cols["symbol"].append(row.symbol)
-            cols["base_asset"].append(base)
-            cols["contract_multiplier"].append(float(multiplier))
-            cols["mark_price"].append(float(row.mark_price))
-            cols["index_price"].append(_f(row.index_price))
-            cols["funding_rate"].append(float(row.funding_rate))
-            cols["funding_rate_raw"].append(row.funding_rate_raw)
-            cols["rate_unit"].append(row.rate_unit.value)
-            cols["funding_interval_hours"].append(float(row.funding_interval_hours))
-            cols["interval_source"].append(row.interval_source.value)
-            cols["funding_rate_1h"].append(float(per_hour))
-            cols["funding_apr"].append(float(units.apr(per_hour)))
-            cols["open_interest_base"].append(_f(row.open_interest_base))
-            cols["open_interest_usd"].append(_f(row.open_interest_usd))
-            cols["volume_24h_usd"].append(_f(row.volume_24h_usd))
-            cols["next_funding_at"].append(row.next_funding_at)
+            rows.append(row)
+            slots.append(outcome.slot_at)
+    normalized = [normalize(r.exchange, r.symbol, r.base_hint) for r in rows]
+    per_hour = [units.rate_1h(r.funding_rate, r.funding_interval_hours) for r in rows]
+    cols = {
+        "observed_at": slots,
+        "exchange": [r.exchange for r in rows],
+        "symbol": [r.symbol for r in rows],
+        "base_asset": [n.base_asset for n in normalized],
+        "contract_multiplier": [float(n.contract_multiplier) for n in normalized],
+        "mark_price": [float(r.mark_price) for r in rows],
+        "index_price": [None if r.index_price is None else float(r.index_price) for r in rows],
+        "funding_rate": [float(r.funding_rate) for r in rows],
+        "funding_rate_raw": [r.funding_rate_raw for r in rows],
+        "rate_unit": _enum_values([r.rate_unit for r in rows]),
+        "funding_interval_hours": [float(r.funding_interval_hours) for r in rows],
+        "interval_source": _enum_values([r.interval_source for r in rows]),
+        "funding_rate_1h": [float(p) for p in per_hour],
+        "funding_apr": [float(units.apr(p)) for p in per_hour],
+        "open_interest_base": [None if r.open_interest_base is None else float(r.open_interest_base) for r in rows],
+        "open_interest_usd": [None if r.open_interest_usd is None else float(r.open_interest_usd) for r in rows],
+        "volume_24h_usd": [None if r.volume_24h_usd is None else float(r.volume_24h_usd) for r in rows],
+        "next_funding_at": [r.next_funding_at for r in rows],
+    }
     return pa.table(cols, schema=SNAPSHOT_SCHEMA)
 
 
