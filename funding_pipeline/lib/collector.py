@@ -141,4 +141,12 @@ async def collect_hour(
 
 
 def run_collect_hour(hour: datetime, **kwargs) -> CollectionReport:
-    return asyncio.run(collect_hour(hour, **kwargs))
+    async def run() -> CollectionReport:
+        try:
+            return await collect_hour(hour, **kwargs)
+        finally:
+            closer = getattr(kwargs["transports"], "aclose", None)
+            if closer is not None:  # live transports keep connections open for the whole run
+                await closer()
+
+    return asyncio.run(run())

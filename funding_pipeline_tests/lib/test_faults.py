@@ -159,3 +159,49 @@ def test_timeouts_retry_with_jittered_backoff_then_fail():
     assert type(err.value).__name__ == "RequestTimeout"
     assert len(calls) == 3  # max_attempts
     assert len(slept) == 2 and 0 <= slept[0] <= 0.25 and 0 <= slept[1] <= 0.5
+
+
+def _gather_coins(statuses: dict[str, int], **options):
+    """`VenueHttp.gather` over one request per coin, each answered with its status."""
+
+    def handler(request):
+        coin = json.loads(request.content)["coin"]
+        return httpx.Response(statuses[coin], json={"coin": coin})
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            http = VenueHttp(UNPACED, client, deadline=time.monotonic() + 12, max_attempts=1)
+            return await http.gather(statuses, lambda coin: http.post_json("/info", {"coin": coin}), **options)
+
+    return asyncio.run(run())
+
+
+def test_gather_with_client_errors_returns_a_4xx_in_place_of_its_answer():
+    answers = _gather_coins({"BTC": 200, "GONE": 404, "ETH": 200}, client_errors=True)
+
+    assert answers[0] == {"coin": "BTC"} and answers[2] == {"coin": "ETH"}
+    assert isinstance(answers[1], HttpStatusError) and answers[1].status == 404
+
+
+@pytest.mark.parametrize(
+    ("statuses", "options"),
+    [
+        ({"BTC": 200, "GONE": 404}, {}),  # without the option any failure fails the call
+        ({"BTC": 200, "BUSY": 429}, {"client_errors": True}),  # retryable: never swallowed
+        ({"BTC": 200, "DOWN": 503}, {"client_errors": True}),
+    ],
+)
+def test_gather_raises_what_it_must_not_swallow(statuses, options):
+    with pytest.raises(HttpStatusError):
+        _gather_coins(statuses, **options)
+
+
+def test_live_transports_are_kept_per_venue_for_the_run():
+    from funding_pipeline.lib.polling import LiveTransports
+
+    transports = LiveTransports()
+
+    first, again, other = transports("binance", 1), transports("binance", 2), transports("okx", 1)
+
+    assert first is again and first is not other
+    asyncio.run(transports.aclose())

@@ -13,7 +13,7 @@ from funding_pipeline.defs.metadata import (
 from funding_pipeline.lib.clock import SimulatedClock, WallClock
 from funding_pipeline.lib.collector import run_collect_hour
 from funding_pipeline.lib.exchanges import all_exchanges
-from funding_pipeline.lib.polling import live_transports, replay_transports
+from funding_pipeline.lib.polling import LiveTransports, replay_transports
 
 # The collection run materializes its hour when the hour ends: older than two hours = stalled.
 HOURLY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=75))
@@ -72,7 +72,7 @@ def collection_hour(context: dg.AssetExecutionContext):
         hour,
         warehouse=current.warehouse,
         exchanges=exchanges,
-        transports=replay_transports(current.replay_dir) if replay else live_transports,
+        transports=replay_transports(current.replay_dir) if replay else LiveTransports(),
         clock=SimulatedClock(hour) if current.clock == "simulated" else WallClock(),
         log=context.log,
     )
