@@ -48,9 +48,7 @@ def _choice(env: dict, name: str, allowed: tuple[str, ...], default: str) -> str
     return value
 
 
-def load_settings(
-    env: dict[str, str] | None = None, known_exchanges: tuple[str, ...] | None = None
-) -> Settings:
+def load_settings(env: dict[str, str] | None = None, known_exchanges: tuple[str, ...] | None = None) -> Settings:
     """Settings from `env` (default `os.environ`); paths resolved to absolute once, here."""
     env = dict(os.environ if env is None else env)
     raw_dir = env.get("FUNDING_DATA_DIR", "").strip()

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 HOURS_PER_YEAR = Decimal(24 * 365)
 PERCENT = Decimal(100)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_decimal(value: object) -> Decimal:
@@ -57,16 +58,32 @@ def apr(rate_per_hour: Decimal) -> Decimal:
     return rate_per_hour * HOURS_PER_YEAR
 
 
+def utc_to_ms(at: datetime) -> int:
+    """Epoch milliseconds of an aware datetime, exact (no float); naive times are rejected."""
+    return _since_epoch(at) // timedelta(milliseconds=1)
+
+
+def utc_to_s(at: datetime) -> int:
+    """Epoch seconds of an aware datetime, sub-second part cut; naive times are rejected."""
+    return _since_epoch(at) // timedelta(seconds=1)
+
+
+def _since_epoch(at: datetime) -> timedelta:
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: times are UTC")
+    return at - EPOCH
+
+
 def ms_to_utc(ms: int | Decimal) -> datetime:
-    return datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=int(ms))
+    return EPOCH + timedelta(milliseconds=int(ms))
 
 
 def s_to_utc(seconds: int | Decimal) -> datetime:
-    return datetime.fromtimestamp(0, UTC) + timedelta(seconds=int(seconds))
+    return EPOCH + timedelta(seconds=int(seconds))
 
 
 def ns_to_utc(ns: int | Decimal) -> datetime:
-    return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(ns) // 1000)
+    return EPOCH + timedelta(microseconds=int(ns) // 1000)
 
 
 def iso_to_utc(text: str) -> datetime:

@@ -20,11 +20,12 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    each_entry,
     make_row,
     market_rows,
     opt_decimal,
@@ -35,9 +36,9 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import Interval, Settlement, merge, settled_prints, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
-    FundingPrint,
     HistoryResult,
     IntervalSource,
     ParseError,
@@ -62,8 +63,6 @@ USD_QUOTES = ("USDT", "USDC", "USD")
 PAGE_LIMIT = 1000
 MAX_PAGES = 500  # per symbol: 500k prints, far beyond any history; stops a runaway cursor
 HISTORY_PAUSE_S = 0.6  # fundingRate + fundingInfo share 500 requests / 5 min / IP
-
-Interval = tuple[Decimal, IntervalSource]
 
 
 def is_perpetual(entry: dict) -> bool:
@@ -152,26 +151,16 @@ def parse_premium_index(
     return market_rows(enumerate(req_list(payload, ctx)), ctx, parse_one)
 
 
-class Settlement(NamedTuple):
-    """One history entry as published, before its interval is known."""
-
-    ms: int
-    rate: Decimal
-    raw: str
-
-
 def parse_funding_rate(payload: Any, *, venue: Venue = VENUE) -> tuple[list[Settlement], list[ParseError]]:
     """One `fundingRate` page: settlements kept, malformed entries rejected with their path."""
     ctx = Ctx(venue.id, "fundingRate")
-    kept, rejected = [], []
-    for i, item in enumerate(req_list(payload, ctx)):
-        at = ctx.at(i)
-        try:
-            entry = req_dict(item, at)
-            rate = req_decimal(entry, "fundingRate", at)
-            kept.append(Settlement(req_int(entry, "fundingTime", at), rate, str(entry["fundingRate"])))
-        except ParseError as exc:
-            rejected.append(exc)
+
+    def parse_one(item: Any, at: Ctx) -> Settlement:
+        entry = req_dict(item, at)
+        rate = req_decimal(entry, "fundingRate", at)
+        return Settlement(req_int(entry, "fundingTime", at), rate, str(entry["fundingRate"]))
+
+    kept, rejected, _ = each_entry(enumerate(req_list(payload, ctx)), ctx, parse_one)
     return kept, rejected
 
 
@@ -183,33 +172,9 @@ def assign_intervals(
     start: datetime,
     end: datetime,
 ) -> HistoryResult:
-    """Prints in [start, end), each with the time since the previous settlement as its interval.
-
-    `fundingTime` carries a few ms of jitter, so times are floored to the minute (which also
-    de-duplicates). The oldest print uses the gap to its successor; a lone print, or a gap beyond
-    `MAX_INTERVAL_H` (a hole in the data), uses `fallback`, the market's current interval.
-    """
-    by_minute = {s.ms - s.ms % 60_000: s for s in settlements}
-    times = sorted(by_minute)
-    out = HistoryResult()
-    for i, ms in enumerate(times):
-        at = units.ms_to_utc(ms)
-        if not start <= at < end:
-            continue
-        gap = ms - times[i - 1] if i else (times[1] - ms if len(times) > 1 else 0)
-        hours = units.minutes_to_hours(Decimal(gap // 60_000))
-        if 0 < hours <= MAX_INTERVAL_H:
-            interval: Interval = (hours, IntervalSource.DERIVED)
-        elif fallback is not None:
-            interval = fallback
-        else:
-            out.rejected.append(
-                Ctx(venue.id, "fundingRate", f"{symbol}@{ms}").error(gap, "no interval: no neighbour print")
-            )
-            continue
-        s = by_minute[ms]
-        out.prints.append(FundingPrint(venue.id, symbol, at, s.rate, s.raw, *interval))
-    return out
+    """`settled_prints` of one symbol: gaps up to `MAX_INTERVAL_H`, else the market's interval."""
+    ctx = Ctx(venue.id, "fundingRate")
+    return settled_prints(ctx, symbol, settlements, fallback, start, end, max_hours=MAX_INTERVAL_H)
 
 
 def poller(venue: Venue, api: str):
@@ -243,36 +208,29 @@ def historian(venue: Venue, api: str, pause_s: float = HISTORY_PAUSE_S):
             listed = req_list(await http.get_json(f"{api}/premiumIndex"), Ctx(venue.id, "premiumIndex"))
             symbols = sorted(e["symbol"] for e in listed if isinstance(e, dict) and is_perpetual(e))
         # One settlement before `start` gives the first print in range its predecessor.
-        first_ms = int(start.timestamp() * 1000) - int(MAX_INTERVAL_H) * 3_600_000
-        last_ms = int(end.timestamp() * 1000) - 1  # endTime is inclusive, `end` is not
-        result = HistoryResult()
-        for symbol in symbols:
-            settlements: list[Settlement] = []
-            cursor = first_ms
-            for _ in range(MAX_PAGES):
+        first_ms = units.utc_to_ms(start) - int(MAX_INTERVAL_H) * 3_600_000
+        last_ms = units.utc_to_ms(end) - 1  # endTime is inclusive, `end` is not
+
+        async def one(symbol: str) -> HistoryResult:
+            async def fetch(cursor: int):
                 await http.sleep(pause_s)
                 params = {"symbol": symbol, "startTime": cursor, "endTime": last_ms, "limit": page_limit}
                 page = await http.get_json(f"{api}/fundingRate", params)
-                try:
-                    kept, rejected = parse_funding_rate(page, venue=venue)
-                except ParseError as exc:  # one symbol's bad page must not cost the others
-                    result.rejected.append(exc)
-                    break
-                settlements += kept
-                result.rejected += rejected
-                if len(page) < page_limit or not kept:
-                    break
-                cursor = max(s.ms for s in kept) + 1
+                kept, rejected = parse_funding_rate(page, venue=venue)
+                last = len(page) < page_limit or not kept
+                return kept, rejected, None if last else max(s.ms for s in kept) + 1
+
+            # A bad page ends only this symbol's history: one symbol's answer must not cost the others.
+            settlements, rejected = await walk_pages(fetch, first_ms, max_pages=MAX_PAGES)
             try:
                 fallback: Interval | None = market_interval(intervals, symbol)
             except ParseError as exc:
-                result.rejected.append(exc)
+                rejected.append(exc)
                 fallback = None
-            one = assign_intervals(venue, symbol, settlements, fallback, start, end)
-            result.prints += one.prints
-            result.rejected += one.rejected
-        result.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-        return result
+            part = assign_intervals(venue, symbol, settlements, fallback, start, end)
+            return HistoryResult(part.prints, rejected + part.rejected)
+
+        return merge([await one(symbol) for symbol in symbols], start, end)
 
     return history
 

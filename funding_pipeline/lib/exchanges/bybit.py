@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    each_entry,
     make_row,
     market_rows,
     opt_decimal,
@@ -34,9 +35,9 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import Interval, Settlement, merge, settled_prints, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
-    FundingPrint,
     HistoryResult,
     IntervalSource,
     ParseError,
@@ -68,9 +69,6 @@ SKIP = None  # instruments-info entry that is not a Trading perpetual
 class Instrument(NamedTuple):
     interval_min: Decimal | None
     base_coin: str | None
-
-
-Interval = tuple[Decimal, IntervalSource]
 
 
 def _result(payload: Any, ctx: Ctx) -> dict:
@@ -162,55 +160,26 @@ async def poll(http, observed_at: datetime) -> ParseResult:
     return parse_tickers(tickers, observed_at=observed_at, instruments=instruments)
 
 
-class Settlement(NamedTuple):
-    ms: int
-    rate: Decimal
-    raw: str
-
-
 def parse_funding_history(payload: Any, *, venue: Venue = VENUE) -> tuple[list[Settlement], list[ParseError]]:
     """One history page (newest first): settlements kept, malformed entries rejected."""
     ctx = Ctx(venue.id, "funding/history")
-    kept, rejected = [], []
-    for i, item in enumerate(req_list(_result(payload, ctx).get("list"), ctx.at("result").at("list"))):
-        at = ctx.at("result").at("list").at(i)
-        try:
-            entry = req_dict(item, at)
-            rate = req_decimal(entry, "fundingRate", at)
-            kept.append(Settlement(req_int(entry, "fundingRateTimestamp", at), rate, str(entry["fundingRate"])))
-        except ParseError as exc:
-            rejected.append(exc)
+    items = req_list(_result(payload, ctx).get("list"), ctx.at("result").at("list"))
+
+    def parse_one(item: Any, at: Ctx) -> Settlement:
+        entry = req_dict(item, at)
+        rate = req_decimal(entry, "fundingRate", at)
+        return Settlement(req_int(entry, "fundingRateTimestamp", at), rate, str(entry["fundingRate"]))
+
+    kept, rejected, _ = each_entry(enumerate(items), ctx.at("result").at("list"), parse_one)
     return kept, rejected
 
 
 def assign_intervals(
     symbol: str, settlements: list[Settlement], fallback: Interval | None, start: datetime, end: datetime
 ) -> HistoryResult:
-    """Prints in [start, end) with the time since the previous settlement as interval (DERIVED).
-
-    The oldest print uses the gap to its successor; a lone print or a gap beyond 8 h (a hole)
-    uses `fallback`, the market's current `fundingInterval`.
-    """
-    by_minute = {s.ms - s.ms % 60_000: s for s in settlements}
-    times = sorted(by_minute)
-    out = HistoryResult()
-    for i, ms in enumerate(times):
-        at = units.ms_to_utc(ms)
-        if not start <= at < end:
-            continue
-        gap = ms - times[i - 1] if i else (times[1] - ms if len(times) > 1 else 0)
-        hours = units.minutes_to_hours(Decimal(gap // 60_000))
-        if 0 < hours <= MAX_INTERVAL_H:
-            interval: Interval = (hours, IntervalSource.DERIVED)
-        elif fallback is not None:
-            interval = fallback
-        else:
-            ctx = Ctx(VENUE.id, "funding/history", f"{symbol}@{ms}")
-            out.rejected.append(ctx.error(gap, "no interval: no neighbour print"))
-            continue
-        s = by_minute[ms]
-        out.prints.append(FundingPrint(VENUE.id, symbol, at, s.rate, s.raw, *interval))
-    return out
+    """`settled_prints` of one symbol: gaps up to 8 h, else the market's current `fundingInterval`."""
+    ctx = Ctx(VENUE.id, "funding/history")
+    return settled_prints(ctx, symbol, settlements, fallback, start, end, max_hours=MAX_INTERVAL_H)
 
 
 async def history(http, start: datetime, end: datetime, symbols=None, *, page_limit: int = PAGE_LIMIT):
@@ -218,34 +187,26 @@ async def history(http, start: datetime, end: datetime, symbols=None, *, page_li
     instruments = await fetch_instruments(http)
     if symbols is None:
         symbols = sorted(s for s, i in instruments.items() if isinstance(i, Instrument))
-    first_ms = int(start.timestamp() * 1000) - int(MAX_INTERVAL_H) * 3_600_000
-    result = HistoryResult()
-    for symbol in symbols:
-        settlements: list[Settlement] = []
-        cursor = int(end.timestamp() * 1000) - 1
-        for _ in range(MAX_PAGES):
+    first_ms = units.utc_to_ms(start) - int(MAX_INTERVAL_H) * 3_600_000
+
+    async def one(symbol: str) -> HistoryResult:
+        async def fetch(cursor: int):
             params = {**LINEAR, "symbol": symbol, "startTime": first_ms, "endTime": cursor, "limit": page_limit}
-            try:
-                kept, rejected = parse_funding_history(await http.get_json("/v5/market/funding/history", params))
-            except ParseError as exc:  # e.g. retCode for a symbol Bybit no longer knows
-                result.rejected.append(exc)
-                break
-            settlements += kept
-            result.rejected += rejected
-            if len(kept) + len(rejected) < page_limit or not kept:
-                break
-            cursor = min(s.ms for s in kept) - 1
-            if cursor < first_ms:
-                break
+            kept, rejected = parse_funding_history(await http.get_json("/v5/market/funding/history", params))
+            older = min((s.ms for s in kept), default=first_ms) - 1
+            last = len(kept) + len(rejected) < page_limit or not kept or older < first_ms
+            return kept, rejected, None if last else older
+
+        # A bad page (e.g. retCode for a symbol Bybit no longer knows) ends only this symbol.
+        settlements, rejected = await walk_pages(fetch, units.utc_to_ms(end) - 1, max_pages=MAX_PAGES)
         instrument = instruments.get(symbol)
         fallback = None
         if isinstance(instrument, Instrument) and instrument.interval_min:
             fallback = (units.minutes_to_hours(instrument.interval_min), IntervalSource.MARKET_FIELD)
-        one = assign_intervals(symbol, settlements, fallback, start, end)
-        result.prints += one.prints
-        result.rejected += one.rejected
-    result.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return result
+        part = assign_intervals(symbol, settlements, fallback, start, end)
+        return HistoryResult(part.prints, rejected + part.rejected)
+
+    return merge([await one(symbol) for symbol in symbols], start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

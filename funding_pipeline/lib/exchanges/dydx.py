@@ -19,6 +19,7 @@ from urllib.parse import quote
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    history_rows,
     make_row,
     market_rows,
     opt_decimal,
@@ -27,12 +28,12 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, older_page_from, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -94,29 +95,24 @@ def parse_historical_funding(payload: Any) -> HistoryResult:
     """One page of settled hourly rates (newest first); `effectiveAt` is kept as published."""
     ctx = Ctx(VENUE.id, HISTORY)
     rows = req_list(req_dict(payload, ctx).get("historicalFunding"), ctx.at("historicalFunding"))
-    result = HistoryResult()
-    for i, item in enumerate(rows):
-        at = ctx.at("historicalFunding").at(i)
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
         try:
-            item = req_dict(item, at)
-            try:
-                effective_at = units.iso_to_utc(req_str(item, "effectiveAt", at))
-            except ValueError as exc:
-                raise at.at("effectiveAt").error(item["effectiveAt"], str(exc)) from None
-            result.prints.append(
-                FundingPrint(
-                    exchange=VENUE.id,
-                    symbol=req_str(item, "ticker", at),
-                    funding_time=effective_at,
-                    funding_rate=req_decimal(item, "rate", at),
-                    funding_rate_raw=str(item["rate"]),
-                    funding_interval_hours=VENUE.interval_hours,
-                    interval_source=IntervalSource.FIXED,
-                )
-            )
-        except ParseError as exc:
-            result.rejected.append(exc)
-    return result
+            effective_at = units.iso_to_utc(req_str(item, "effectiveAt", at))
+        except ValueError as exc:
+            raise at.at("effectiveAt").error(item["effectiveAt"], str(exc)) from None
+        return FundingPrint(
+            exchange=VENUE.id,
+            symbol=req_str(item, "ticker", at),
+            funding_time=effective_at,
+            funding_rate=req_decimal(item, "rate", at),
+            funding_rate_raw=str(item["rate"]),
+            funding_interval_hours=VENUE.interval_hours,
+            interval_source=IntervalSource.FIXED,
+        )
+
+    return history_rows(enumerate(rows), ctx.at("historicalFunding"), parse_one)
 
 
 def _iso(at: datetime) -> str:
@@ -124,36 +120,21 @@ def _iso(at: datetime) -> str:
 
 
 async def _history_one(http, ticker: str, start: datetime, end: datetime) -> HistoryResult:
-    result, found, cursor = HistoryResult(), {}, end - timedelta(milliseconds=1)
-    for _ in range(MAX_PAGES):
-        params = {"limit": str(PAGE_LIMIT), "effectiveBeforeOrAt": _iso(cursor)}
-        try:
-            page = parse_historical_funding(await http.get_json(f"/v4/{HISTORY}/{quote(ticker, safe='')}", params))
-        except ParseError as exc:
-            result.rejected.append(exc)
-            break
-        result.rejected.extend(page.rejected)
-        for p in page.prints:
-            found.setdefault(p.funding_time, p)
-        if not page.prints:
-            break
-        oldest = min(p.funding_time for p in page.prints)
-        if len(page.prints) < PAGE_LIMIT or oldest < start:
-            break
-        cursor = oldest - timedelta(milliseconds=1)
-    result.prints = [found[t] for t in sorted(found) if start <= t < end]
-    return result
+    path = f"/v4/{HISTORY}/{quote(ticker, safe='')}"
+
+    async def fetch(before: datetime):
+        params = {"limit": str(PAGE_LIMIT), "effectiveBeforeOrAt": _iso(before)}
+        page = parse_historical_funding(await http.get_json(path, params))
+        oldest = older_page_from(page.prints, page_limit=PAGE_LIMIT, start=start)
+        return page.prints, page.rejected, None if oldest is None else oldest - timedelta(milliseconds=1)
+
+    return HistoryResult(*await walk_pages(fetch, end - timedelta(milliseconds=1), max_pages=MAX_PAGES))
 
 
 async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
     """Every listed market (any status: paused and settled markets have history too), or `symbols`."""
     tickers = list(symbols) if symbols is not None else list(_markets(await http.get_json(f"/v4/{MARKETS}"))[0])
-    out = HistoryResult()
-    for part in await http.gather(tickers, lambda t: _history_one(http, t, start, end)):
-        out.prints.extend(part.prints)
-        out.rejected.extend(part.rejected)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+    return merge(await http.gather(tickers, lambda t: _history_one(http, t, start, end)), start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

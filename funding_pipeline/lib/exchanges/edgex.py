@@ -15,14 +15,14 @@ Fixtures: fixtures/edgex/api_v1_public_{quote_getTicker,funding_getLatestFunding
 funding_getFundingRatePage}.*.json
 """
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
-    MAX_ABS_RATE_1H,
     Ctx,
+    history_rows,
+    make_print,
     make_row,
     market_rows,
     opt_decimal,
@@ -34,12 +34,12 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -62,7 +62,6 @@ FUNDING_PAGE = "/api/v1/public/funding/getFundingRatePage"
 PAGE_ENDPOINT = "getFundingRatePage"
 PAGE_SIZE = 100  # documented maximum of `size`
 MAX_PAGES = 200  # 20 000 settlements per contract: years at 4 h
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _data(payload: Any, ctx: Ctx) -> Any:
@@ -133,38 +132,29 @@ def parse_funding_rate_page(
     ctx = Ctx(VENUE.id, PAGE_ENDPOINT)
     page = req_dict(_data(payload, ctx), ctx.at("data"))
     items = req_list(req(page, "dataList", ctx.at("data")), ctx.at("data").at("dataList"))
-    result = HistoryResult()
-    for i, item in enumerate(items):
-        at = ctx.at("data").at("dataList").at(i)
-        try:
-            row = req_dict(item, at)
-            if row.get("isSettlement") is False:
-                continue  # a per-minute calculation row, not a settlement
-            when = units.ms_to_utc(req_int(row, "fundingTime", at))
-            if start <= when < end:
-                interval = units.minutes_to_hours(req_decimal(row, "fundingRateIntervalMin", at))
-                rate = req_decimal(row, "fundingRate", at)
-                result.prints.append(_print(at, symbol, when, rate, row["fundingRate"], interval))
-        except ParseError as exc:
-            result.rejected.append(exc)
-        except (ValueError, OverflowError, ArithmeticError) as exc:
-            result.rejected.append(at.error(item, f"{type(exc).__name__}: {exc}"))
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint | None:
+        row = req_dict(item, at)
+        if row.get("isSettlement") is False:
+            return None  # a per-minute calculation row, not a settlement
+        when = units.ms_to_utc(req_int(row, "fundingTime", at))
+        if not start <= when < end:
+            return None
+        interval = units.minutes_to_hours(req_decimal(row, "fundingRateIntervalMin", at))
+        return make_print(
+            VENUE,
+            at,
+            symbol=symbol,
+            funding_time=when,
+            rate=req_decimal(row, "fundingRate", at),
+            rate_raw=row["fundingRate"],
+            interval_hours=interval,
+            interval_source=IntervalSource.MARKET_FIELD,
+        )
+
     cursor = page.get("nextPageOffsetData")
+    result = history_rows(enumerate(items), ctx.at("data").at("dataList"), parse_one)
     return result, (str(cursor) if cursor else None), len(items)
-
-
-def _print(at: Ctx, symbol: str, when: datetime, rate: Decimal, raw: object, hours: Decimal) -> FundingPrint:
-    if hours <= 0:
-        raise at.error(hours, "funding interval must be positive")
-    if abs(units.rate_1h(rate, hours)) > MAX_ABS_RATE_1H:
-        raise at.error(raw, f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h")
-    return FundingPrint(VENUE.id, symbol, when, rate, str(raw), hours, IntervalSource.MARKET_FIELD)
-
-
-def _ms(at: datetime) -> int:
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}: history windows are UTC")
-    return (at - _EPOCH) // timedelta(milliseconds=1)
 
 
 async def _contract_history(
@@ -174,27 +164,18 @@ async def _contract_history(
         "contractId": contract_id,
         "size": page_size,
         "filterSettlementFundingRate": "true",
-        "filterBeginTimeInclusive": _ms(start),
-        "filterEndTimeExclusive": _ms(end),
+        "filterBeginTimeInclusive": units.utc_to_ms(start),
+        "filterEndTimeExclusive": units.utc_to_ms(end),
     }
-    out, cursor = HistoryResult(), None
-    for _ in range(MAX_PAGES):
+
+    async def fetch(cursor: str | None):
         payload = await http.get_json(FUNDING_PAGE, {**params, "offsetData": cursor} if cursor else params)
-        try:
-            page, next_cursor, count = parse_funding_rate_page(payload, symbol=symbol, start=start, end=end)
-        except ParseError as exc:
-            out.rejected.append(exc)
-            break
-        out.prints.extend(page.prints)
-        out.rejected.extend(page.rejected)
-        if not next_cursor or next_cursor == cursor or count < page_size:
-            break
-        cursor = next_cursor
-    else:
-        out.rejected.append(
-            ParseError(VENUE.id, PAGE_ENDPOINT, f"$[{contract_id}]", MAX_PAGES, "page cap reached; history cut")
-        )
-    return out
+        page, next_cursor, count = parse_funding_rate_page(payload, symbol=symbol, start=start, end=end)
+        last = not next_cursor or next_cursor == cursor or count < page_size
+        return page.prints, page.rejected, None if last else next_cursor
+
+    cap = Ctx(VENUE.id, PAGE_ENDPOINT, f"$[{contract_id}]")
+    return HistoryResult(*await walk_pages(fetch, None, max_pages=MAX_PAGES, cap=cap))
 
 
 async def history(http, start: datetime, end: datetime, symbols=None, *, page_size: int = PAGE_SIZE) -> HistoryResult:
@@ -208,15 +189,7 @@ async def history(http, start: datetime, end: datetime, symbols=None, *, page_si
     if symbols is not None:
         contracts = [c for c in contracts if c[1] in set(symbols)]
     parts = await http.gather(contracts, lambda c: _contract_history(http, c[0], c[1], start, end, page_size))
-    out, seen = HistoryResult(), set()
-    for part in parts:
-        out.rejected.extend(part.rejected)
-        for p in part.prints:
-            if (p.symbol, p.funding_time) not in seen:
-                seen.add((p.symbol, p.funding_time))
-                out.prints.append(p)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+    return merge(parts, start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    history_rows,
     make_row,
     market_rows,
     opt_decimal,
@@ -29,6 +30,7 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
@@ -133,26 +135,22 @@ def parse_funding(payload: Any, *, symbol: str, venue: Venue = VENUE) -> Funding
     """One /v1/funding page: settled hourly rates of one product."""
     ctx = Ctx(venue.id, FUNDING)
     page = parse_page(payload, ctx)
-    prints, rejected = [], []
-    for i, item in enumerate(page.items):
-        at = ctx.at("data").at(i)
-        try:
-            item = req_dict(item, at)
-            rate = req_decimal(item, "fundingRate1h", at)
-            prints.append(
-                FundingPrint(
-                    exchange=venue.id,
-                    symbol=symbol,
-                    funding_time=units.ms_to_utc(req_int(item, "createdAt", at)),
-                    funding_rate=rate,
-                    funding_rate_raw=str(item["fundingRate1h"]),
-                    funding_interval_hours=venue.interval_hours,
-                    interval_source=IntervalSource.FIXED,
-                )
-            )
-        except ParseError as exc:
-            rejected.append(exc)
-    return FundingPage(prints, rejected, page)
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
+        rate = req_decimal(item, "fundingRate1h", at)
+        return FundingPrint(
+            exchange=venue.id,
+            symbol=symbol,
+            funding_time=units.ms_to_utc(req_int(item, "createdAt", at)),
+            funding_rate=rate,
+            funding_rate_raw=str(item["fundingRate1h"]),
+            funding_interval_hours=venue.interval_hours,
+            interval_source=IntervalSource.FIXED,
+        )
+
+    result = history_rows(enumerate(page.items), ctx.at("data"), parse_one)
+    return FundingPage(result.prints, result.rejected, page)
 
 
 async def _all_products(http) -> list:
@@ -196,28 +194,18 @@ async def history(http, start: datetime, end: datetime, symbols=None, *, now: da
 
     async def one(target: tuple[str, str]) -> HistoryResult:
         product_id, symbol = target
-        out = HistoryResult()
-        params: dict[str, Any] = {"productId": product_id, "range": window, "order": "desc"}
-        params |= {"orderBy": "createdAt", "limit": PAGE_LIMIT}
-        for _ in range(MAX_PAGES):
+
+        async def fetch(params: dict[str, Any]):
             parsed = parse_funding(await http.get_json("/v1/funding", params), symbol=symbol)
-            out.prints.extend(p for p in parsed.prints if start <= p.funding_time < end)
-            out.rejected.extend(parsed.rejected)
             page = parsed.page
             reached_start = any(p.funding_time < start for p in parsed.prints)
-            if reached_start or not page.items or not page.has_next or not page.next_cursor:
-                break
-            params = {**params, "cursor": page.next_cursor}
-        return out
+            last = reached_start or not page.items or not page.has_next or not page.next_cursor
+            return parsed.prints, parsed.rejected, None if last else {**params, "cursor": page.next_cursor}
 
-    merged = HistoryResult()
-    unique: dict[tuple[str, datetime], FundingPrint] = {}
-    for result in await http.gather(targets, one):
-        merged.rejected.extend(result.rejected)
-        for p in result.prints:
-            unique.setdefault((p.symbol, p.funding_time), p)
-    merged.prints = sorted(unique.values(), key=lambda p: (p.funding_time, p.symbol))
-    return merged
+        first = {"productId": product_id, "range": window, "order": "desc", "orderBy": "createdAt", "limit": PAGE_LIMIT}
+        return HistoryResult(*await walk_pages(fetch, first, max_pages=MAX_PAGES, reject_bad_page=False))
+
+    return merge(await http.gather(targets, one), start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

@@ -13,14 +13,15 @@ Symbols: `name` (`BTC-USD`, `1000PEPE-USD`); base asset in `assetName`.
 Fixtures: fixtures/extended/api_v1_info_{markets,market_funding}.*.json
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
-    MAX_ABS_RATE_1H,
     Ctx,
+    history_rows,
+    make_print,
     make_row,
     market_rows,
     opt_decimal,
@@ -32,12 +33,12 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -59,7 +60,6 @@ FUNDING = "/api/v1/info/{market}/funding"
 FUNDING_ENDPOINT = "info/{market}/funding"
 PAGE_SIZE = 1000
 MAX_PAGES = 100
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _data(payload: Any, ctx: Ctx) -> Any:
@@ -117,63 +117,42 @@ def parse_funding(payload: Any, *, start: datetime, end: datetime) -> tuple[Hist
     """Prints in [start, end) of one page, the next `pagination.cursor` and the row count."""
     ctx = Ctx(VENUE.id, FUNDING_ENDPOINT)
     items = req_list(_data(payload, ctx), ctx.at("data"))
-    result = HistoryResult()
-    for i, item in enumerate(items):
-        at = ctx.at("data").at(i)
-        try:
-            row = req_dict(item, at)
-            when = units.ms_to_utc(req_int(row, "T", at))
-            if start <= when < end:
-                rate = req_decimal(row, "f", at)
-                if abs(units.rate_1h(rate, VENUE.interval_hours)) > MAX_ABS_RATE_1H:
-                    raise at.at("f").error(row["f"], f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h")
-                result.prints.append(
-                    FundingPrint(
-                        VENUE.id,
-                        req_str(row, "m", at),
-                        when,
-                        rate,
-                        str(row["f"]),
-                        VENUE.interval_hours,
-                        IntervalSource.FIXED,
-                    )
-                )
-        except ParseError as exc:
-            result.rejected.append(exc)
-        except (ValueError, OverflowError, ArithmeticError) as exc:
-            result.rejected.append(at.error(item, f"{type(exc).__name__}: {exc}"))
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint | None:
+        row = req_dict(item, at)
+        when = units.ms_to_utc(req_int(row, "T", at))
+        if not start <= when < end:
+            return None
+        rate = req_decimal(row, "f", at)
+        return make_print(
+            VENUE,
+            at.at("f"),
+            symbol=req_str(row, "m", at),
+            funding_time=when,
+            rate=rate,
+            rate_raw=row["f"],
+            interval_hours=VENUE.interval_hours,
+            interval_source=IntervalSource.FIXED,
+        )
+
     pagination = req_dict(payload, ctx).get("pagination")
     cursor = pagination.get("cursor") if isinstance(pagination, dict) else None
+    result = history_rows(enumerate(items), ctx.at("data"), parse_one)
     return result, (str(cursor) if cursor not in (None, "") else None), len(items)
 
 
 async def _market_history(http, market: str, start: datetime, end: datetime, page_size: int) -> HistoryResult:
     path = FUNDING.format(market=market)
-    params = {"startTime": _ms(start), "endTime": _ms(end), "limit": page_size}
-    out, cursor = HistoryResult(), None
-    for _ in range(MAX_PAGES):
+    params = {"startTime": units.utc_to_ms(start), "endTime": units.utc_to_ms(end), "limit": page_size}
+
+    async def fetch(cursor: str | None):
         payload = await http.get_json(path, {**params, "cursor": cursor} if cursor else params)
-        try:
-            page, next_cursor, count = parse_funding(payload, start=start, end=end)
-        except ParseError as exc:
-            out.rejected.append(exc)
-            break
-        out.prints.extend(page.prints)
-        out.rejected.extend(page.rejected)
-        if not next_cursor or next_cursor == cursor or count < page_size:
-            break
-        cursor = next_cursor
-    else:
-        out.rejected.append(
-            ParseError(VENUE.id, FUNDING_ENDPOINT, f"$[{market}]", MAX_PAGES, "page cap reached; history cut")
-        )
-    return out
+        page, next_cursor, count = parse_funding(payload, start=start, end=end)
+        last = not next_cursor or next_cursor == cursor or count < page_size
+        return page.prints, page.rejected, None if last else next_cursor
 
-
-def _ms(at: datetime) -> int:
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}: history windows are UTC")
-    return (at - _EPOCH) // timedelta(milliseconds=1)
+    cap = Ctx(VENUE.id, FUNDING_ENDPOINT, f"$[{market}]")
+    return HistoryResult(*await walk_pages(fetch, None, max_pages=MAX_PAGES, cap=cap))
 
 
 async def history(http, start: datetime, end: datetime, symbols=None, *, page_size: int = PAGE_SIZE) -> HistoryResult:
@@ -183,15 +162,7 @@ async def history(http, start: datetime, end: datetime, symbols=None, *, page_si
         items = _markets(await http.get_json(MARKETS), ctx)
         symbols = [m["name"] for m in items if isinstance(m, dict) and _is_live(m) and isinstance(m.get("name"), str)]
     parts = await http.gather(list(symbols), lambda m: _market_history(http, m, start, end, page_size))
-    out, seen = HistoryResult(), set()
-    for part in parts:
-        out.rejected.extend(part.rejected)
-        for p in part.prints:
-            if (p.symbol, p.funding_time) not in seen:
-                seen.add((p.symbol, p.funding_time))
-                out.prints.append(p)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+    return merge(parts, start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.model import (
+    FundingPrint,
+    HistoryResult,
     IntervalSource,
     MarketRow,
     ParseError,
@@ -137,9 +139,7 @@ def make_row(
         raise ctx.error(mark_price, "mark price must be positive")
     if index_price is not None and index_price <= 0:
         raise ctx.error(index_price, "index price must be positive")
-    decimal_rate = units.percent_to_decimal(rate) if venue.rate_unit is RateUnit.PERCENT else rate
-    if abs(units.rate_1h(decimal_rate, interval_hours)) > MAX_ABS_RATE_1H:
-        raise ctx.error(rate_raw, f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h")
+    decimal_rate = checked_rate(ctx, rate, rate_raw, interval_hours, venue.rate_unit)
     for name, value in (
         ("open_interest_base", open_interest_base),
         ("open_interest_usd", open_interest_usd),
@@ -169,25 +169,78 @@ def make_row(
     )
 
 
+def checked_rate(ctx: Ctx, rate: Decimal, rate_raw: object, interval_hours: Decimal, unit: RateUnit) -> Decimal:
+    """The published rate as a decimal (percent divided by 100), refused beyond the per-hour cap."""
+    decimal_rate = units.percent_to_decimal(rate) if unit is RateUnit.PERCENT else rate
+    if abs(units.rate_1h(decimal_rate, interval_hours)) > MAX_ABS_RATE_1H:
+        raise ctx.error(rate_raw, f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h")
+    return decimal_rate
+
+
+def make_print(
+    venue: Venue,
+    ctx: Ctx,
+    *,
+    symbol: str,
+    funding_time: datetime,
+    rate: Decimal,
+    rate_raw: object,
+    interval_hours: Decimal,
+    interval_source: IntervalSource,
+    rate_unit: RateUnit | None = None,
+) -> FundingPrint:
+    """A settled print with the checks `make_row` applies: positive interval, percent conversion, rate cap.
+
+    `rate` is the number as published, in `rate_unit` (default: the venue's); errors name `ctx`,
+    so pass the path of the rate field when the row has one.
+    """
+    if interval_hours <= 0:
+        raise ctx.error(interval_hours, "funding interval must be positive")
+    decimal_rate = checked_rate(ctx, rate, rate_raw, interval_hours, rate_unit or venue.rate_unit)
+    return FundingPrint(venue.id, symbol, funding_time, decimal_rate, str(rate_raw), interval_hours, interval_source)
+
+
+T = TypeVar("T")
+
+
+def each_entry(
+    items: Iterable[tuple[str | int, Any]], ctx: Ctx, parse_one: Callable[[Any, Ctx], T | None]
+) -> tuple[list[T], list[ParseError], int]:
+    """Parse each entry on its own: (parsed, rejected with their paths, number skipped by `None`)."""
+    parsed: list[T] = []
+    rejected: list[ParseError] = []
+    skipped = 0
+    for key, item in items:
+        item_ctx = ctx.at(key)
+        try:
+            out = parse_one(item, item_ctx)
+        except ParseError as exc:
+            rejected.append(exc)
+            continue
+        except (ValueError, KeyError, TypeError, ArithmeticError, AttributeError) as exc:
+            rejected.append(item_ctx.error(item, f"{type(exc).__name__}: {exc}"))
+            continue
+        if out is None:
+            skipped += 1
+        else:
+            parsed.append(out)
+    return parsed, rejected, skipped
+
+
 def market_rows(
     items: Iterable[tuple[str | int, Any]],
     ctx: Ctx,
     parse_one: Callable[[Any, Ctx], MarketRow | None],
 ) -> ParseResult:
     """Parse each market on its own: a bad one is rejected with its path, `None` means skipped."""
-    result = ParseResult()
-    for key, item in items:
-        item_ctx = ctx.at(key)
-        try:
-            row = parse_one(item, item_ctx)
-        except ParseError as exc:
-            result.rejected.append(exc)
-            continue
-        except (ValueError, KeyError, TypeError, ArithmeticError, AttributeError) as exc:
-            result.rejected.append(item_ctx.error(item, f"{type(exc).__name__}: {exc}"))
-            continue
-        if row is None:
-            result.skipped += 1
-        else:
-            result.rows.append(row)
-    return result
+    return ParseResult(*each_entry(items, ctx, parse_one))
+
+
+def history_rows(
+    items: Iterable[tuple[str | int, Any]],
+    ctx: Ctx,
+    parse_one: Callable[[Any, Ctx], FundingPrint | None],
+) -> HistoryResult:
+    """Parse each history entry on its own: a bad one is rejected with its path, `None` is left out."""
+    prints, rejected, _ = each_entry(items, ctx, parse_one)
+    return HistoryResult(prints, rejected)

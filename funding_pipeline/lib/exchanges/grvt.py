@@ -15,15 +15,14 @@ Fixtures: fixtures/grvt/full_v1_{all_instruments,ticker_*,funding_*}.*.json
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    history_rows,
     make_row,
     market_rows,
     opt_decimal,
@@ -34,6 +33,7 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, respace, unique_ascending, walk_pages, whole_seconds
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
@@ -125,27 +125,6 @@ def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *
     return market_rows(items, ctx, parse_one)
 
 
-async def _each(http, names: list[str], fetch) -> tuple[dict[str, Any], list[ParseError]]:
-    """Per-instrument calls; a 4xx for one instrument rejects it, anything retryable fails the poll."""
-
-    async def one(name: str):
-        try:
-            return await fetch(name)
-        except HttpStatusError as exc:
-            if exc.retryable:
-                raise
-            return exc
-
-    answers = await http.gather(names, one)
-    ok = {n: a for n, a in zip(names, answers, strict=True) if not isinstance(a, HttpStatusError)}
-    failed = [
-        Ctx(VENUE.id, TICKER).at(n).error(None, str(a))
-        for n, a in zip(names, answers, strict=True)
-        if isinstance(a, HttpStatusError)
-    ]
-    return ok, failed
-
-
 async def _perpetuals(http) -> tuple[list[dict], ParseResult]:
     return parse_all_instruments(await http.post_json(PATHS[INSTRUMENTS], {"is_active": True}))
 
@@ -153,9 +132,15 @@ async def _perpetuals(http) -> tuple[list[dict], ParseResult]:
 async def poll(http, observed_at: datetime) -> ParseResult:
     perps, result = await _perpetuals(http)
     by_name = {p["instrument"]: p for p in perps}
-    tickers, failed = await _each(http, list(by_name), lambda name: http.post_json(PATHS[TICKER], {"instrument": name}))
+    # A 4xx for one instrument rejects it; anything retryable fails the poll.
+    answers = await http.gather(
+        by_name, lambda name: http.post_json(PATHS[TICKER], {"instrument": name}), client_errors=True
+    )
+    answered = dict(zip(by_name, answers, strict=True))
+    tickers = {n: a for n, a in answered.items() if not isinstance(a, HttpStatusError)}
     result.extend(parse_tickers(tickers, by_name, observed_at=observed_at))
-    result.rejected.extend(failed)
+    failed = {n: a for n, a in answered.items() if isinstance(a, HttpStatusError)}
+    result.rejected += [Ctx(VENUE.id, TICKER).at(n).error(None, str(a)) for n, a in failed.items()]
     return result
 
 
@@ -168,28 +153,23 @@ def parse_funding(payload: Any, *, instrument: str) -> tuple[HistoryResult, str]
     ctx = Ctx(VENUE.id, FUNDING)
     body = req_dict(payload, ctx)
     items = req_list(body.get("result"), ctx.at("result"))
-    result = HistoryResult()
-    for i, item in enumerate(items):
-        at = ctx.at("result").at(i)
-        try:
-            item = req_dict(item, at)
-            stated = item.get("funding_interval_hours") not in (None, "")
-            hours = Decimal(req_int(item, "funding_interval_hours", at)) if stated else Decimal(0)
-            result.prints.append(
-                FundingPrint(
-                    exchange=VENUE.id,
-                    symbol=instrument,
-                    funding_time=units.ns_to_utc(req_int(item, "funding_time", at)),
-                    funding_rate=units.percent_to_decimal(req_decimal(item, "funding_rate", at)),
-                    funding_rate_raw=str(item["funding_rate"]),
-                    funding_interval_hours=hours,
-                    interval_source=IntervalSource.MARKET_FIELD if hours else IntervalSource.DERIVED,
-                )
-            )
-        except ParseError as exc:
-            result.rejected.append(exc)
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
+        stated = item.get("funding_interval_hours") not in (None, "")
+        hours = Decimal(req_int(item, "funding_interval_hours", at)) if stated else Decimal(0)
+        return FundingPrint(
+            exchange=VENUE.id,
+            symbol=instrument,
+            funding_time=units.ns_to_utc(req_int(item, "funding_time", at)),
+            funding_rate=units.percent_to_decimal(req_decimal(item, "funding_rate", at)),
+            funding_rate_raw=str(item["funding_rate"]),
+            funding_interval_hours=hours,
+            interval_source=IntervalSource.MARKET_FIELD if hours else IntervalSource.DERIVED,
+        )
+
     cursor = body.get("next")
-    return result, cursor if isinstance(cursor, str) else ""
+    return history_rows(enumerate(items), ctx.at("result"), parse_one), cursor if isinstance(cursor, str) else ""
 
 
 def derive_missing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
@@ -197,39 +177,28 @@ def derive_missing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
 
     The oldest print keeps 0 when it has none stated: the caller rejects it rather than guess.
     """
-    out = prints[:1]
-    for before, this in pairwise(prints):
-        if this.funding_interval_hours == 0:
-            gap = Decimal(int((this.funding_time - before.funding_time).total_seconds()))
-            this = replace(this, funding_interval_hours=units.seconds_to_hours(gap))
-        out.append(this)
-    return out
+    spaced = respace(prints, oldest_takes_next=False, gap=whole_seconds)
+    return [p if p.funding_interval_hours else s for p, s in zip(prints, spaced, strict=True)]
 
 
 async def _history_one(http, instrument: str, start: datetime, end: datetime) -> HistoryResult:
     lookback = start - MAX_INTERVAL  # one earlier print to space the first one from
-    found: dict[datetime, FundingPrint] = {}
-    out, cursor, seen = HistoryResult(), "", set()
-    for page_no in range(MAX_PAGES):
-        if page_no:
+    window = {"start_time": str(units.utc_to_s(lookback) * NS), "end_time": str(units.utc_to_s(end) * NS)}
+    seen: set[str] = set()
+
+    async def fetch(cursor: str):
+        if cursor:
             await http.sleep(HISTORY_PAUSE_S)
-        body = {
-            "instrument": instrument,
-            "start_time": str(int(lookback.timestamp()) * NS),
-            "end_time": str(int(end.timestamp()) * NS),
-            "limit": HISTORY_LIMIT,
-            "cursor": cursor,
-        }
-        page, cursor = parse_funding(await http.post_json(PATHS[FUNDING], body), instrument=instrument)
-        out.rejected.extend(page.rejected)
-        for p in page.prints:
-            found.setdefault(p.funding_time, p)
-        if not page.prints or not cursor or cursor in seen:
-            break
-        if min(p.funding_time for p in page.prints) < lookback:
-            break
-        seen.add(cursor)
-    for p in derive_missing_intervals([found[t] for t in sorted(found)]):
+        body = {"instrument": instrument, **window, "limit": HISTORY_LIMIT, "cursor": cursor}
+        page, after = parse_funding(await http.post_json(PATHS[FUNDING], body), instrument=instrument)
+        last = not page.prints or not after or after in seen
+        last = last or min(p.funding_time for p in page.prints) < lookback
+        seen.add(after)
+        return page.prints, page.rejected, None if last else after
+
+    prints, rejected = await walk_pages(fetch, "", max_pages=MAX_PAGES, reject_bad_page=False)
+    out = HistoryResult(rejected=rejected)
+    for p in derive_missing_intervals(unique_ascending(prints)):
         if not start <= p.funding_time < end:
             continue
         if p.funding_interval_hours > 0:
@@ -247,12 +216,9 @@ async def history(http, start: datetime, end: datetime, symbols=None) -> History
         perps, listing = await _perpetuals(http)
         out.rejected.extend(listing.rejected)
         symbols = [p["instrument"] for p in perps]
-    for instrument in symbols:  # one at a time: funding is GRVT's most expensive public call
-        part = await _history_one(http, instrument, start, end)
-        out.prints.extend(part.prints)
-        out.rejected.extend(part.rejected)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+    # One at a time: funding is GRVT's most expensive public call.
+    parts = [await _history_one(http, instrument, start, end) for instrument in symbols]
+    return merge([out, *parts], start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

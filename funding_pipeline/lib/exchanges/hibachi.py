@@ -17,15 +17,14 @@ data_funding-rates_*}.*.json
 """
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    history_rows,
     make_row,
     market_rows,
     opt_decimal,
@@ -36,6 +35,7 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, respace, unique_ascending, walk_pages, whole_seconds
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
@@ -128,16 +128,6 @@ def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, obse
     return market_rows(markets.items(), ctx, parse_one)
 
 
-async def _get_or_4xx(http, path: str, params: dict) -> Any:
-    """A 4xx for one market rejects that market; retryable failures still fail the poll."""
-    try:
-        return await http.get_json(path, params)
-    except HttpStatusError as exc:
-        if exc.retryable:
-            raise
-        return exc
-
-
 async def _live(http) -> tuple[list[dict], ParseResult]:
     return parse_exchange_info(await http.get_json(PATHS[INFO]))
 
@@ -145,7 +135,10 @@ async def _live(http) -> tuple[list[dict], ParseResult]:
 async def poll(http, observed_at: datetime) -> ParseResult:
     contracts, result = await _live(http)
     calls = [(c, e) for c in contracts for e in PER_MARKET]
-    answers = await http.gather(calls, lambda ce: _get_or_4xx(http, PATHS[ce[1]], {"symbol": ce[0]["symbol"]}))
+    # A 4xx for one market rejects that market; retryable failures still fail the poll.
+    answers = await http.gather(
+        calls, lambda ce: http.get_json(PATHS[ce[1]], {"symbol": ce[0]["symbol"]}), client_errors=True
+    )
     markets: dict[str, tuple] = {}
     for i, contract in enumerate(contracts):
         got = answers[3 * i : 3 * i + 3]
@@ -161,68 +154,43 @@ async def poll(http, observed_at: datetime) -> ParseResult:
 
 def parse_funding_rates(payload: Any, *, symbol: str) -> HistoryResult:
     """One page of settlements. Each print carries the venue's current interval until
-    `spacing_intervals` replaces it with the time between settlements."""
+    `_history_one` replaces it with the time between settlements."""
     ctx = Ctx(VENUE.id, FUNDING).at("data")
     items = req_list(req_dict(payload, ctx).get("data"), ctx)
-    result = HistoryResult()
-    for i, item in enumerate(items):
-        at = ctx.at(i)
-        try:
-            item = req_dict(item, at)
-            result.prints.append(
-                FundingPrint(
-                    exchange=VENUE.id,
-                    symbol=symbol,
-                    funding_time=units.s_to_utc(req_int(item, "fundingTimestamp", at)),
-                    funding_rate=req_decimal(item, "fundingRate", at),
-                    funding_rate_raw=str(item["fundingRate"]),
-                    funding_interval_hours=VENUE.interval_hours,
-                    interval_source=IntervalSource.FIXED,
-                )
-            )
-        except ParseError as exc:
-            result.rejected.append(exc)
-    return result
 
-
-def spacing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
-    """Ascending, unique prints of one market: interval = time since the settlement before
-    (the oldest takes the time to the next one). A lone print keeps the venue's interval."""
-    if len(prints) < 2:
-        return prints
-    gaps = [b.funding_time - a.funding_time for a, b in pairwise(prints)]
-    return [
-        replace(
-            p,
-            funding_interval_hours=units.seconds_to_hours(Decimal(int(gap.total_seconds()))),
-            interval_source=IntervalSource.DERIVED,
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
+        return FundingPrint(
+            exchange=VENUE.id,
+            symbol=symbol,
+            funding_time=units.s_to_utc(req_int(item, "fundingTimestamp", at)),
+            funding_rate=req_decimal(item, "fundingRate", at),
+            funding_rate_raw=str(item["fundingRate"]),
+            funding_interval_hours=VENUE.interval_hours,
+            interval_source=IntervalSource.FIXED,
         )
-        for p, gap in zip(prints, [gaps[0], *gaps], strict=True)
-    ]
+
+    return history_rows(enumerate(items), ctx, parse_one)
 
 
 async def _history_one(http, symbol: str, start: datetime, end: datetime) -> HistoryResult:
     lookback = start - MAX_INTERVAL  # one earlier settlement to space the first one from
-    found: dict[datetime, FundingPrint] = {}
-    out = HistoryResult()
-    for page_no in range(MAX_PAGES):
-        params = {
-            "symbol": symbol,
-            "startTime": int(lookback.timestamp()),
-            "endTime": int(end.timestamp()),
-            "limit": HISTORY_LIMIT,
-            "offset": page_no * HISTORY_LIMIT,
-        }
+    window = {"symbol": symbol, "startTime": units.utc_to_s(lookback), "endTime": units.utc_to_s(end)}
+    seen: set[datetime] = set()
+
+    async def fetch(offset: int):
+        params = {**window, "limit": HISTORY_LIMIT, "offset": offset}
         page = parse_funding_rates(await http.get_json(PATHS[FUNDING], params), symbol=symbol)
-        out.rejected.extend(page.rejected)
-        new = [p for p in page.prints if p.funding_time not in found]
-        found.update((p.funding_time, p) for p in new)
+        new = list({p.funding_time: p for p in page.prints if p.funding_time not in seen}.values())
+        seen.update(p.funding_time for p in new)
         # short or empty page: the end; no new rows: offset ignored; older than needed: done
-        if len(page.prints) < HISTORY_LIMIT or not new or min(p.funding_time for p in new) < lookback:
-            break
-    spaced = spacing_intervals([found[t] for t in sorted(found)])
-    out.prints = [p for p in spaced if start <= p.funding_time < end]
-    return out
+        last = len(page.prints) < HISTORY_LIMIT or not new or min(p.funding_time for p in new) < lookback
+        return new, page.rejected, None if last else offset + HISTORY_LIMIT
+
+    prints, rejected = await walk_pages(fetch, 0, max_pages=MAX_PAGES, reject_bad_page=False)
+    # Interval = time since the settlement before (the oldest takes the time to the next one);
+    # a lone print keeps the venue's interval.
+    return HistoryResult(respace(unique_ascending(prints), oldest_takes_next=True, gap=whole_seconds), rejected)
 
 
 async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
@@ -232,11 +200,8 @@ async def history(http, start: datetime, end: datetime, symbols=None) -> History
         contracts, listing = await _live(http)
         out.rejected.extend(listing.rejected)
         symbols = [c["symbol"] for c in contracts]
-    for part in await http.gather(symbols, lambda s: _history_one(http, s, start, end)):
-        out.prints.extend(part.prints)
-        out.rejected.extend(part.rejected)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+    parts = await http.gather(symbols, lambda s: _history_one(http, s, start, end))
+    return merge([out, *parts], start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

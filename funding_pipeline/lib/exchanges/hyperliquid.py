@@ -14,14 +14,15 @@ Fixtures: fixtures/hyperliquid/info_metaAndAssetCtxs.*.json, info_fundingHistory
 """
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
-    MAX_ABS_RATE_1H,
     Ctx,
+    each_entry,
+    make_print,
     make_row,
     market_rows,
     opt_decimal,
@@ -31,6 +32,7 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
@@ -67,7 +69,6 @@ SETTLEMENT_HOURS = (Decimal(1), Decimal(8))
 # predecessor to derive its interval from (two 8-hour settlements plus jitter).
 LOOKBACK_MS = 17 * HOUR_MS
 MAX_PAGES = 200  # per coin: 200 pages x 500 rows is 11 years of hourly prints
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _meta_body(dex: str | None) -> dict[str, str]:
@@ -132,18 +133,19 @@ def _interval(gap_ms: int, previous: Decimal | None) -> Decimal | None:
 
 def _parse_page(payload: Any, venue: Venue, previous: FundingPrint | None) -> tuple[HistoryResult, int | None]:
     ctx = Ctx(venue.id, HISTORY_ENDPOINT)
-    result = HistoryResult()
+
+    def parse_one(item: Any, at: Ctx) -> tuple[tuple[int, str], tuple[Decimal, object, Ctx]]:
+        entry = req_dict(item, at)
+        key = (req_int(entry, "time", at), req_str(entry, "coin", at))
+        return key, (req_decimal(entry, "fundingRate", at), entry["fundingRate"], at)
+
+    parsed, rejected, _ = each_entry(enumerate(req_list(payload, ctx)), ctx, parse_one)
     entries: dict[tuple[int, str], tuple[Decimal, object, Ctx]] = {}
-    for i, item in enumerate(req_list(payload, ctx)):
-        at = ctx.at(i)
-        try:
-            entry = req_dict(item, at)
-            key = (req_int(entry, "time", at), req_str(entry, "coin", at))
-            entries.setdefault(key, (req_decimal(entry, "fundingRate", at), entry["fundingRate"], at))
-        except ParseError as exc:
-            result.rejected.append(exc)
+    for key, value in parsed:
+        entries.setdefault(key, value)
     ordered = sorted(entries.items())
-    prev_ms = _ms(previous.funding_time) if previous else None
+    result = HistoryResult(rejected=rejected)
+    prev_ms = units.utc_to_ms(previous.funding_time) if previous else None
     prev_interval = previous.funding_interval_hours if previous else None
     for n, ((time_ms, coin), (rate, raw, at)) in enumerate(ordered):
         if prev_ms is not None:
@@ -156,11 +158,22 @@ def _parse_page(payload: Any, venue: Venue, previous: FundingPrint | None) -> tu
         if interval is None:  # no neighbour at a settlement spacing: nothing to derive from
             interval, source = venue.interval_hours, IntervalSource.FIXED
         prev_ms, prev_interval = time_ms, interval
-        if abs(units.rate_1h(rate, interval)) > MAX_ABS_RATE_1H:
-            reason = f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h"
-            result.rejected.append(at.at("fundingRate").error(raw, reason))
-            continue
-        result.prints.append(FundingPrint(venue.id, coin, units.ms_to_utc(time_ms), rate, str(raw), interval, source))
+        try:
+            funding_time = units.ms_to_utc(time_ms)
+            result.prints.append(
+                make_print(
+                    venue,
+                    at.at("fundingRate"),
+                    symbol=coin,
+                    funding_time=funding_time,
+                    rate=rate,
+                    rate_raw=raw,
+                    interval_hours=interval,
+                    interval_source=source,
+                )
+            )
+        except ParseError as exc:
+            result.rejected.append(exc)
     return result, (ordered[-1][0][0] if ordered else None)
 
 
@@ -169,34 +182,27 @@ def parse_funding_history(payload: Any, *, venue: Venue = VENUE, previous: Fundi
     return _parse_page(payload, venue, previous)[0]
 
 
-def _ms(at: datetime) -> int:
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}: history windows are UTC")
-    return (at - _EPOCH) // timedelta(milliseconds=1)
-
-
 async def _coin_history(http, venue: Venue, coin: str, start: datetime, end: datetime) -> HistoryResult:
     """Pages forward from `start - LOOKBACK` with startTime = last time + 1 until the window is done."""
-    out, previous = HistoryResult(), None
-    end_ms = _ms(end)
-    cursor = _ms(start) - LOOKBACK_MS
-    for _ in range(MAX_PAGES):
+    end_ms = units.utc_to_ms(end)
+    previous: FundingPrint | None = None
+
+    async def fetch(cursor: int):
+        nonlocal previous
         body = {"type": HISTORY_ENDPOINT, "coin": coin, "startTime": cursor, "endTime": end_ms - 1}
         page, last_ms = _parse_page(await http.post_json("/info", body), venue, previous)
-        out.rejected.extend(page.rejected)
-        out.prints.extend(page.prints)
         previous = page.prints[-1] if page.prints else previous
         if last_ms is None or last_ms < cursor:  # empty page, or no progress
-            return out
-        cursor = last_ms + 1
+            return page.prints, page.rejected, None
         # Prints come at or just after each full hour: the next one is due at the hour after the
         # last print, and once that is past the window there is nothing left to ask for.
-        if round(last_ms / HOUR_MS) * HOUR_MS + HOUR_MS >= end_ms:
-            return out
-    out.rejected.append(
-        ParseError(venue.id, HISTORY_ENDPOINT, f"$[coin={coin}]", MAX_PAGES, "page cap reached; history cut")
-    )
-    return out
+        done = round(last_ms / HOUR_MS) * HOUR_MS + HOUR_MS >= end_ms
+        return page.prints, page.rejected, None if done else last_ms + 1
+
+    first = units.utc_to_ms(start) - LOOKBACK_MS
+    cap = Ctx(venue.id, HISTORY_ENDPOINT, f"$[coin={coin}]")
+    prints, rejected = await walk_pages(fetch, first, max_pages=MAX_PAGES, cap=cap, reject_bad_page=False)
+    return HistoryResult(prints, rejected)
 
 
 def _poller(venue: Venue, dex: str | None):
@@ -213,15 +219,7 @@ def _historian(venue: Venue, dex: str | None):
         if symbols is None:
             symbols = parse_coins(await http.post_json("/info", _meta_body(dex)), venue=venue)
         per_coin = await http.gather(symbols, lambda coin: _coin_history(http, venue, coin, start, end))
-        result, seen = HistoryResult(), set()
-        for one in per_coin:
-            result.rejected.extend(one.rejected)
-            for p in one.prints:
-                if start <= p.funding_time < end and (p.symbol, p.funding_time) not in seen:
-                    seen.add((p.symbol, p.funding_time))
-                    result.prints.append(p)
-        result.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-        return result
+        return merge(per_coin, start, end)
 
     return history
 

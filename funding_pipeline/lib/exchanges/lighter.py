@@ -19,8 +19,9 @@ from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
-    MAX_ABS_RATE_1H,
     Ctx,
+    history_rows,
+    make_print,
     make_row,
     market_rows,
     opt_decimal,
@@ -30,6 +31,7 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
@@ -130,34 +132,28 @@ def parse_order_book_details(payload: Any, funding_rates: Any, *, observed_at: d
 def parse_fundings(payload: Any, *, symbol: str) -> HistoryResult:
     """One `fundings` page: unsigned percent per hour, sign from the paying side."""
     ctx = Ctx(VENUE.id, FUNDINGS)
-    result = HistoryResult()
-    for i, item in enumerate(_envelope(payload, ctx, "fundings")):
-        at = ctx.at("fundings").at(i)
-        try:
-            item = req_dict(item, at)
-            sign = {"long": "", "short": "-"}.get(item.get("direction"))
-            if sign is None:
-                raise at.at("direction").error(item.get("direction"), "expected long or short")
-            magnitude = req_decimal(item, "rate", at)
-            if magnitude < 0:
-                raise at.at("rate").error(item["rate"], "rate is unsigned; the sign is in direction")
-            rate = units.percent_to_decimal(magnitude if sign == "" else -magnitude)
-            if abs(units.rate_1h(rate, SETTLEMENT_HOURS)) > MAX_ABS_RATE_1H:
-                raise at.at("rate").error(item["rate"], f"beyond the sane cap of {MAX_ABS_RATE_1H}/h")
-            result.prints.append(
-                FundingPrint(
-                    exchange=VENUE.id,
-                    symbol=symbol,
-                    funding_time=units.s_to_utc(req_int(item, "timestamp", at)),
-                    funding_rate=rate,
-                    funding_rate_raw=f"{sign}{item['rate']}",
-                    funding_interval_hours=SETTLEMENT_HOURS,
-                    interval_source=IntervalSource.FIXED,
-                )
-            )
-        except ParseError as exc:
-            result.rejected.append(exc)
-    return result
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
+        sign = {"long": "", "short": "-"}.get(item.get("direction"))
+        if sign is None:
+            raise at.at("direction").error(item.get("direction"), "expected long or short")
+        magnitude = req_decimal(item, "rate", at)
+        if magnitude < 0:
+            raise at.at("rate").error(item["rate"], "rate is unsigned; the sign is in direction")
+        return make_print(
+            VENUE,
+            at.at("rate"),
+            symbol=symbol,
+            funding_time=units.s_to_utc(req_int(item, "timestamp", at)),
+            rate=magnitude if sign == "" else -magnitude,
+            rate_raw=f"{sign}{item['rate']}",
+            interval_hours=SETTLEMENT_HOURS,
+            interval_source=IntervalSource.FIXED,
+            rate_unit=RateUnit.PERCENT,
+        )
+
+    return history_rows(enumerate(_envelope(payload, ctx, "fundings")), ctx.at("fundings"), parse_one)
 
 
 def perp_markets(payload: Any) -> dict[str, int]:
@@ -194,28 +190,20 @@ async def history(http, start: datetime, end: datetime, symbols=None) -> History
         windows.append((cursor, min(cursor + WINDOW, end)))
         cursor += WINDOW
 
-    async def one(symbol: str) -> HistoryResult:
-        out = HistoryResult()
-        for lo, hi in windows:
-            params = {
-                "market_id": markets[symbol],
-                "resolution": "1h",
-                "start_timestamp": int(lo.timestamp()),
-                "end_timestamp": int(hi.timestamp()),
-                "count_back": WINDOW_HOURS,
-            }
-            page = parse_fundings(await http.get_json("/api/v1/fundings", params), symbol=symbol)
-            out.prints.extend(p for p in page.prints if start <= p.funding_time < end)
-            out.rejected.extend(page.rejected)
-        return out
+    async def window(symbol: str, lo: datetime, hi: datetime) -> HistoryResult:
+        params = {
+            "market_id": markets[symbol],
+            "resolution": "1h",
+            "start_timestamp": units.utc_to_s(lo),
+            "end_timestamp": units.utc_to_s(hi),
+            "count_back": WINDOW_HOURS,
+        }
+        return parse_fundings(await http.get_json("/api/v1/fundings", params), symbol=symbol)
 
-    result = HistoryResult()
-    for part in await http.gather(wanted, one):
-        result.rejected.extend(part.rejected)
-        result.prints.extend(part.prints)
-    unique = {(p.symbol, p.funding_time): p for p in result.prints}
-    result.prints = sorted(unique.values(), key=lambda p: (p.funding_time, p.symbol))
-    return result
+    async def one(symbol: str) -> HistoryResult:
+        return merge([await window(symbol, lo, hi) for lo, hi in windows], start, end)
+
+    return merge(await http.gather(wanted, one), start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

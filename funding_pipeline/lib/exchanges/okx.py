@@ -15,15 +15,15 @@ Fixtures: fixtures/okx/{funding-rate_ANY,mark-price,tickers,open-interest,fundin
 """
 
 import asyncio
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    each_entry,
+    history_rows,
     make_row,
     market_rows,
     opt_decimal,
@@ -33,12 +33,12 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, older_page_from, respace, unique_ascending, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -157,25 +157,20 @@ async def poll(http, observed_at: datetime) -> ParseResult:
 def parse_funding_rate_history(payload: Any, *, interval_hours: Decimal) -> HistoryResult:
     """One page, newest first. `interval_hours` is provisional: `spacing_intervals` replaces it."""
     rows, ctx = _data(payload, HISTORY)
-    result = HistoryResult()
-    for i, item in enumerate(rows):
-        at = ctx.at(i)
-        try:
-            item = req_dict(item, at)
-            result.prints.append(
-                FundingPrint(
-                    exchange=VENUE.id,
-                    symbol=req_str(item, "instId", at),
-                    funding_time=units.ms_to_utc(req_int(item, "fundingTime", at)),
-                    funding_rate=req_decimal(item, "fundingRate", at),
-                    funding_rate_raw=str(item["fundingRate"]),
-                    funding_interval_hours=interval_hours,
-                    interval_source=IntervalSource.DERIVED,
-                )
-            )
-        except ParseError as exc:
-            result.rejected.append(exc)
-    return result
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
+        return FundingPrint(
+            exchange=VENUE.id,
+            symbol=req_str(item, "instId", at),
+            funding_time=units.ms_to_utc(req_int(item, "fundingTime", at)),
+            funding_rate=req_decimal(item, "fundingRate", at),
+            funding_rate_raw=str(item["fundingRate"]),
+            funding_interval_hours=interval_hours,
+            interval_source=IntervalSource.DERIVED,
+        )
+
+    return history_rows(enumerate(rows), ctx, parse_one)
 
 
 def spacing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
@@ -183,56 +178,34 @@ def spacing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
 
     The oldest print takes the spacing to the next one; a lone print keeps its provisional interval.
     """
-    gaps = [
-        units.minutes_to_hours(Decimal(round((b.funding_time - a.funding_time).total_seconds() / 60)))
-        for a, b in pairwise(prints)
-    ]
-    if not gaps:
-        return prints
-    return [replace(p, funding_interval_hours=h) for p, h in zip(prints, [gaps[0], *gaps], strict=True)]
+    return respace(prints, oldest_takes_next=True)
 
 
-async def _history_one(http, inst_id: str, interval: Decimal, start: datetime, end: datetime):
-    result, found, cursor = HistoryResult(), {}, int(end.timestamp() * 1000)
-    for _ in range(MAX_PAGES):
-        params = {"instId": inst_id, "after": str(cursor), "limit": str(PAGE_LIMIT)}
-        try:
-            page = parse_funding_rate_history(await http.get_json(PATHS[HISTORY], params), interval_hours=interval)
-        except ParseError as exc:  # e.g. a swap delisted between listing and paging
-            result.rejected.append(exc)
-            break
-        result.rejected.extend(page.rejected)
-        for p in page.prints:
-            found.setdefault(p.funding_time, p)
-        if not page.prints:
-            break
-        oldest = min(p.funding_time for p in page.prints)
-        if len(page.prints) < PAGE_LIMIT or oldest < start:
-            break
-        cursor = int(oldest.timestamp() * 1000)
-    ordered = spacing_intervals([found[t] for t in sorted(found)])
-    result.prints = [p for p in ordered if start <= p.funding_time < end]
-    return result
+async def _history_one(http, inst_id: str, interval: Decimal, start: datetime, end: datetime) -> HistoryResult:
+    async def fetch(after: int):
+        params = {"instId": inst_id, "after": str(after), "limit": str(PAGE_LIMIT)}
+        page = parse_funding_rate_history(await http.get_json(PATHS[HISTORY], params), interval_hours=interval)
+        oldest = older_page_from(page.prints, page_limit=PAGE_LIMIT, start=start)
+        return page.prints, page.rejected, None if oldest is None else units.utc_to_ms(oldest)
+
+    # A bad page (e.g. a swap delisted between listing and paging) ends only this swap's history.
+    prints, rejected = await walk_pages(fetch, units.utc_to_ms(end), max_pages=MAX_PAGES)
+    return HistoryResult(spacing_intervals(unique_ascending(prints)), rejected)
 
 
 async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
     rows, ctx = _data(await http.get_json(PATHS[FUNDING], {"instId": "ANY"}), FUNDING)
-    current: dict[str, Decimal] = {}
-    out = HistoryResult()
-    for i, item in enumerate(rows):
-        try:
-            item = req_dict(item, ctx.at(i))
-            inst_id = req_str(item, "instId", ctx.at(i))
-            if _is_wanted(inst_id, item.get("instType")) and (symbols is None or inst_id in symbols):
-                current[inst_id] = _interval_hours(item, ctx.at(i))
-        except ParseError as exc:
-            out.rejected.append(exc)
-    parts = await http.gather(current.items(), lambda kv: _history_one(http, kv[0], kv[1], start, end))
-    for part in parts:
-        out.prints.extend(part.prints)
-        out.rejected.extend(part.rejected)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+
+    def current_interval(item: Any, at: Ctx) -> tuple[str, Decimal] | None:
+        item = req_dict(item, at)
+        inst_id = req_str(item, "instId", at)
+        if not _is_wanted(inst_id, item.get("instType")) or (symbols is not None and inst_id not in symbols):
+            return None
+        return inst_id, _interval_hours(item, at)
+
+    swaps, rejected, _ = each_entry(enumerate(rows), ctx, current_interval)
+    parts = await http.gather(dict(swaps).items(), lambda kv: _history_one(http, kv[0], kv[1], start, end))
+    return merge([HistoryResult(rejected=rejected), *parts], start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

@@ -12,15 +12,15 @@ Symbols: PERP_<BASE>_USDC (PERP_1000PEPE_USDC-style multipliers kept verbatim).
 Fixtures: fixtures/orderly/{futures,funding_rates,funding_rate_history}.*.json
 """
 
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    each_entry,
+    history_rows,
     make_row,
     market_rows,
     opt_decimal,
@@ -30,12 +30,12 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, respace, unique_ascending, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -128,27 +128,21 @@ def parse_funding_rate_history(payload: Any, *, fallback_hours: Decimal) -> tupl
     (the market's current interval) without next_funding_time; `spacing_intervals` refines it.
     """
     rows, ctx = _rows(payload, HISTORY)
-    result = HistoryResult()
-    for i, item in enumerate(rows):
-        at = ctx.at(i)
-        try:
-            item = req_dict(item, at)
-            has_next = item.get("next_funding_time") not in (None, 0)
-            result.prints.append(
-                FundingPrint(
-                    exchange=VENUE.id,
-                    symbol=req_str(item, "symbol", at),
-                    funding_time=units.ms_to_utc(req_int(item, "funding_rate_timestamp", at)),
-                    funding_rate=req_decimal(item, "funding_rate", at),
-                    funding_rate_raw=str(item["funding_rate"]),
-                    funding_interval_hours=(
-                        _span_hours(item, at, "funding_rate_timestamp") if has_next else fallback_hours
-                    ),
-                    interval_source=IntervalSource.DERIVED,
-                )
-            )
-        except ParseError as exc:
-            result.rejected.append(exc)
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
+        has_next = item.get("next_funding_time") not in (None, 0)
+        return FundingPrint(
+            exchange=VENUE.id,
+            symbol=req_str(item, "symbol", at),
+            funding_time=units.ms_to_utc(req_int(item, "funding_rate_timestamp", at)),
+            funding_rate=req_decimal(item, "funding_rate", at),
+            funding_rate_raw=str(item["funding_rate"]),
+            funding_interval_hours=_span_hours(item, at, "funding_rate_timestamp") if has_next else fallback_hours,
+            interval_source=IntervalSource.DERIVED,
+        )
+
+    result = history_rows(enumerate(rows), ctx, parse_one)
     meta_at = Ctx(VENUE.id, HISTORY).at("data").at("meta")
     meta = req_dict(payload["data"].get("meta"), meta_at)
     page, per_page = req_int(meta, "current_page", meta_at), req_int(meta, "records_per_page", meta_at)
@@ -159,51 +153,34 @@ def parse_funding_rate_history(payload: Any, *, fallback_hours: Decimal) -> tupl
 def spacing_intervals(prints: list[FundingPrint]) -> list[FundingPrint]:
     """One market's prints, ascending and unique: a settled rate accrued since the settlement
     before it, so that gap is its interval; the oldest print keeps its provisional one."""
-    out = prints[:1]
-    for before, this in pairwise(prints):
-        minutes = round((this.funding_time - before.funding_time).total_seconds() / 60)
-        out.append(replace(this, funding_interval_hours=units.minutes_to_hours(Decimal(minutes))))
-    return out
+    return respace(prints, oldest_takes_next=False)
 
 
-async def _history_one(http, symbol: str, fallback: Decimal, start: datetime, end: datetime):
-    result, found = HistoryResult(), {}
-    window = {"start_t": str(int(start.timestamp() * 1000)), "end_t": str(int(end.timestamp() * 1000))}
-    for page in range(1, MAX_PAGES + 1):
+async def _history_one(http, symbol: str, fallback: Decimal, start: datetime, end: datetime) -> HistoryResult:
+    window = {"start_t": str(units.utc_to_ms(start)), "end_t": str(units.utc_to_ms(end))}
+
+    async def fetch(page: int):
         params = {"symbol": symbol, **window, "page": str(page), "size": str(PAGE_SIZE)}
-        try:
-            payload = await http.get_json(PATHS[HISTORY], params)
-            part, more = parse_funding_rate_history(payload, fallback_hours=fallback)
-        except ParseError as exc:
-            result.rejected.append(exc)
-            break
-        result.rejected.extend(part.rejected)
-        for p in part.prints:
-            found.setdefault(p.funding_time, p)
-        if not more:
-            break
-    ordered = spacing_intervals([found[t] for t in sorted(found)])
-    result.prints = [p for p in ordered if start <= p.funding_time < end]
-    return result
+        part, more = parse_funding_rate_history(await http.get_json(PATHS[HISTORY], params), fallback_hours=fallback)
+        return part.prints, part.rejected, page + 1 if more else None
+
+    prints, rejected = await walk_pages(fetch, 1, max_pages=MAX_PAGES)
+    return HistoryResult(spacing_intervals(unique_ascending(prints)), rejected)
 
 
 async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
     rows, ctx = _rows(await http.get_json(PATHS[FUNDING_RATES]), FUNDING_RATES)
-    out, current = HistoryResult(), {}
-    for i, row in enumerate(rows):
-        try:
-            row = req_dict(row, ctx.at(i))
-            symbol = req_str(row, "symbol", ctx.at(i))
-            if symbol.startswith("PERP_") and (symbols is None or symbol in symbols):
-                current[symbol] = _span_hours(row, ctx.at(i), "last_funding_rate_timestamp")
-        except ParseError as exc:
-            out.rejected.append(exc)
-    parts = await http.gather(current.items(), lambda kv: _history_one(http, kv[0], kv[1], start, end))
-    for part in parts:
-        out.prints.extend(part.prints)
-        out.rejected.extend(part.rejected)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+
+    def current_interval(row: Any, at: Ctx) -> tuple[str, Decimal] | None:
+        row = req_dict(row, at)
+        symbol = req_str(row, "symbol", at)
+        if not symbol.startswith("PERP_") or (symbols is not None and symbol not in symbols):
+            return None
+        return symbol, _span_hours(row, at, "last_funding_rate_timestamp")
+
+    markets, rejected, _ = each_entry(enumerate(rows), ctx, current_interval)
+    parts = await http.gather(dict(markets).items(), lambda kv: _history_one(http, kv[0], kv[1], start, end))
+    return merge([HistoryResult(rejected=rejected), *parts], start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

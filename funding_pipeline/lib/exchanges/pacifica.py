@@ -20,8 +20,9 @@ from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
-    MAX_ABS_RATE_1H,
     Ctx,
+    history_rows,
+    make_print,
     make_row,
     market_rows,
     opt_decimal,
@@ -32,12 +33,12 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -130,26 +131,26 @@ def parse_funding_rate_history(
     """Prints in [start, end) of one page, `next_cursor`, `has_more` and every row time in page order."""
     ctx = Ctx(VENUE.id, HISTORY_ENDPOINT)
     items = _data(payload, ctx)
-    result, times = HistoryResult(), []
-    for i, item in enumerate(items):
-        at = ctx.at("data").at(i)
-        try:
-            row = req_dict(item, at)
-            when = units.ms_to_utc(req_int(row, "created_at", at))
-            times.append(when)
-            if start <= when < end:
-                rate = req_decimal(row, "funding_rate", at)
-                if abs(units.rate_1h(rate, VENUE.interval_hours)) > MAX_ABS_RATE_1H:
-                    raise at.at("funding_rate").error(
-                        row["funding_rate"], f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h"
-                    )
-                raw = str(row["funding_rate"])
-                hours = VENUE.interval_hours
-                result.prints.append(FundingPrint(VENUE.id, symbol, when, rate, raw, hours, IntervalSource.FIXED))
-        except ParseError as exc:
-            result.rejected.append(exc)
-        except (ValueError, OverflowError, ArithmeticError) as exc:
-            result.rejected.append(at.error(item, f"{type(exc).__name__}: {exc}"))
+    times: list[datetime] = []
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint | None:
+        row = req_dict(item, at)
+        when = units.ms_to_utc(req_int(row, "created_at", at))
+        times.append(when)
+        if not start <= when < end:
+            return None
+        return make_print(
+            VENUE,
+            at.at("funding_rate"),
+            symbol=symbol,
+            funding_time=when,
+            rate=req_decimal(row, "funding_rate", at),
+            rate_raw=row["funding_rate"],
+            interval_hours=VENUE.interval_hours,
+            interval_source=IntervalSource.FIXED,
+        )
+
+    result = history_rows(enumerate(items), ctx.at("data"), parse_one)
     body = req_dict(payload, ctx)
     cursor = body.get("next_cursor")
     return result, (str(cursor) if cursor else None), body.get("has_more") is True, times
@@ -157,26 +158,17 @@ def parse_funding_rate_history(
 
 async def _symbol_history(http, symbol: str, start: datetime, end: datetime, page_size: int) -> HistoryResult:
     params = {"symbol": symbol, "limit": page_size}
-    out, cursor = HistoryResult(), None
-    for _ in range(MAX_PAGES):
+
+    async def fetch(cursor: str | None):
         payload = await http.get_json(HISTORY, {**params, "cursor": cursor} if cursor else params)
-        try:
-            page, next_cursor, more, times = parse_funding_rate_history(payload, symbol=symbol, start=start, end=end)
-        except ParseError as exc:
-            out.rejected.append(exc)
-            break
-        out.prints.extend(page.prints)
-        out.rejected.extend(page.rejected)
+        page, next_cursor, more, times = parse_funding_rate_history(payload, symbol=symbol, start=start, end=end)
         # No time filter exists: stop once a newest-first page has reached back past `start`.
         passed_start = len(times) > 1 and times[0] > times[-1] and times[-1] < start
-        if not more or not next_cursor or next_cursor == cursor or not times or passed_start:
-            break
-        cursor = next_cursor
-    else:
-        out.rejected.append(
-            ParseError(VENUE.id, HISTORY_ENDPOINT, f"$[{symbol}]", MAX_PAGES, "page cap reached; history cut")
-        )
-    return out
+        last = not more or not next_cursor or next_cursor == cursor or not times or passed_start
+        return page.prints, page.rejected, None if last else next_cursor
+
+    cap = Ctx(VENUE.id, HISTORY_ENDPOINT, f"$[{symbol}]")
+    return HistoryResult(*await walk_pages(fetch, None, max_pages=MAX_PAGES, cap=cap))
 
 
 async def history(http, start: datetime, end: datetime, symbols=None, *, page_size: int = PAGE_SIZE) -> HistoryResult:
@@ -185,15 +177,7 @@ async def history(http, start: datetime, end: datetime, symbols=None, *, page_si
         info = parse_info(await http.get_json(INFO))
         symbols = [s for s, meta in info.items() if _is_perp(meta)]
     parts = await http.gather(list(symbols), lambda s: _symbol_history(http, s, start, end, page_size))
-    out, seen = HistoryResult(), set()
-    for part in parts:
-        out.rejected.extend(part.rejected)
-        for p in part.prints:
-            if (p.symbol, p.funding_time) not in seen:
-                seen.add((p.symbol, p.funding_time))
-                out.prints.append(p)
-    out.prints.sort(key=lambda p: (p.funding_time, p.symbol))
-    return out
+    return merge(parts, start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

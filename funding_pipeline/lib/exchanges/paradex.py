@@ -18,8 +18,9 @@ from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
-    MAX_ABS_RATE_1H,
     Ctx,
+    history_rows,
+    make_print,
     make_row,
     market_rows,
     opt_decimal,
@@ -29,12 +30,12 @@ from funding_pipeline.lib.exchanges.fields import (
     req_list,
     req_str,
 )
+from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
     Exchange,
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -133,36 +134,30 @@ def parse_funding_data(payload: Any, *, periods: dict[str, tuple[Decimal, Interv
     Older rows carry `funding_period_hours: 0`; the market's period from /markets applies.
     """
     ctx = Ctx(VENUE.id, FUNDING_DATA).at("results")
-    result = HistoryResult()
-    for i, item in enumerate(_results(payload, FUNDING_DATA)):
-        at = ctx.at(i)
-        try:
-            item = req_dict(item, at)
-            symbol = req_str(item, "market", at)
-            row_hours = opt_decimal(item, "funding_period_hours", at)
-            if row_hours is not None and row_hours > 0:
-                hours, source = row_hours, IntervalSource.MARKET_FIELD
-            elif symbol in periods:
-                hours, source = periods[symbol]
-            else:
-                raise at.at("funding_period_hours").error(row_hours, "no period in row or /markets")
-            rate = req_decimal(item, "funding_rate", at)
-            if abs(units.rate_1h(rate, hours)) > MAX_ABS_RATE_1H:
-                raise at.at("funding_rate").error(rate, f"beyond the sane cap of {MAX_ABS_RATE_1H}/h")
-            result.prints.append(
-                FundingPrint(
-                    exchange=VENUE.id,
-                    symbol=symbol,
-                    funding_time=units.ms_to_utc(req_int(item, "created_at", at)),
-                    funding_rate=rate,
-                    funding_rate_raw=str(item["funding_rate"]),
-                    funding_interval_hours=hours,
-                    interval_source=source,
-                )
-            )
-        except ParseError as exc:
-            result.rejected.append(exc)
-    return result
+
+    def parse_one(item: Any, at: Ctx) -> FundingPrint:
+        item = req_dict(item, at)
+        symbol = req_str(item, "market", at)
+        row_hours = opt_decimal(item, "funding_period_hours", at)
+        if row_hours is not None and row_hours > 0:
+            hours, source = row_hours, IntervalSource.MARKET_FIELD
+        elif symbol in periods:
+            hours, source = periods[symbol]
+        else:
+            raise at.at("funding_period_hours").error(row_hours, "no period in row or /markets")
+        rate = req_decimal(item, "funding_rate", at)
+        return make_print(
+            VENUE,
+            at.at("funding_rate"),
+            symbol=symbol,
+            funding_time=units.ms_to_utc(req_int(item, "created_at", at)),
+            rate=rate,
+            rate_raw=item["funding_rate"],
+            interval_hours=hours,
+            interval_source=source,
+        )
+
+    return history_rows(enumerate(_results(payload, FUNDING_DATA)), ctx, parse_one)
 
 
 async def poll(http, observed_at: datetime) -> ParseResult:
@@ -171,31 +166,26 @@ async def poll(http, observed_at: datetime) -> ParseResult:
     return parse_markets_summary(summary, markets, observed_at=observed_at)
 
 
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
 async def _sample(http, symbol: str, hour: datetime, periods) -> HistoryResult:
     """The first minute of one hour, following `next` until a short or empty page."""
-    params: dict[str, Any] = {
-        "market": symbol,
-        "start_at": _ms(hour),
-        "end_at": _ms(hour + SAMPLE),
-        "page_size": PAGE_SIZE,
-    }
-    found = HistoryResult()
-    for _ in range(MAX_PAGES):
+
+    async def fetch(params: dict[str, Any]):
         payload = await http.get_json("/funding/data", params)
         page = parse_funding_data(payload, periods=periods)
-        found.prints.extend(p for p in page.prints if p.symbol == symbol)
-        found.rejected.extend(page.rejected)
         cursor = payload.get("next")
-        if len(payload["results"]) < PAGE_SIZE or not cursor:
-            break
-        params = {"market": symbol, "cursor": cursor, "page_size": PAGE_SIZE}  # the cursor holds the query
-    inside = [p for p in found.prints if hour <= p.funding_time < hour + SAMPLE]
-    found.prints = [min(inside, key=lambda p: p.funding_time)] if inside else []
-    return found
+        last = len(payload["results"]) < PAGE_SIZE or not cursor
+        more = {"market": symbol, "cursor": cursor, "page_size": PAGE_SIZE}  # the cursor holds the query
+        return [p for p in page.prints if p.symbol == symbol], page.rejected, None if last else more
+
+    first = {
+        "market": symbol,
+        "start_at": units.utc_to_ms(hour),
+        "end_at": units.utc_to_ms(hour + SAMPLE),
+        "page_size": PAGE_SIZE,
+    }
+    prints, rejected = await walk_pages(fetch, first, max_pages=MAX_PAGES, reject_bad_page=False)
+    inside = [p for p in prints if hour <= p.funding_time < hour + SAMPLE]
+    return HistoryResult([min(inside, key=lambda p: p.funding_time)] if inside else [], rejected)
 
 
 async def history(http, start: datetime, end: datetime, symbols=None) -> HistoryResult:
@@ -211,20 +201,9 @@ async def history(http, start: datetime, end: datetime, symbols=None) -> History
     hours = [h for h in hours if start <= h < end]
 
     async def one(symbol: str) -> HistoryResult:
-        out = HistoryResult()
-        for hour in hours:
-            part = await _sample(http, symbol, hour, periods)
-            out.prints.extend(p for p in part.prints if start <= p.funding_time < end)
-            out.rejected.extend(part.rejected)
-        return out
+        return merge([await _sample(http, symbol, hour, periods) for hour in hours], start, end)
 
-    result = HistoryResult()
-    for part in await http.gather(wanted, one):
-        result.prints.extend(part.prints)
-        result.rejected.extend(part.rejected)
-    unique = {(p.symbol, p.funding_time): p for p in result.prints}
-    result.prints = sorted(unique.values(), key=lambda p: (p.funding_time, p.symbol))
-    return result
+    return merge(await http.gather(wanted, one), start, end)
 
 
 EXCHANGES = (Exchange(VENUE, poll, history),)

@@ -80,13 +80,25 @@ class VenueHttp:
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:
         return await self._request("POST", path, json_body=body)
 
-    async def gather(self, items: Iterable[T], fetch: Callable[[T], Awaitable[Any]]) -> list[Any]:
-        """Per-market calls for venues without a bulk endpoint, at most `max_concurrency` at once."""
+    async def gather(
+        self, items: Iterable[T], fetch: Callable[[T], Awaitable[Any]], *, client_errors: bool = False
+    ) -> list[Any]:
+        """Per-market calls for venues without a bulk endpoint, at most `max_concurrency` at once.
+
+        With `client_errors`, a non-retryable `HttpStatusError` (a 4xx: that market is unknown or
+        delisted) takes the place of its item's answer, so the caller rejects that market alone;
+        retryable failures still fail the whole call.
+        """
         gate = asyncio.Semaphore(self.venue.max_concurrency)
 
         async def one(item: T) -> Any:
             async with gate:
-                return await fetch(item)
+                try:
+                    return await fetch(item)
+                except HttpStatusError as exc:
+                    if exc.retryable or not client_errors:
+                        raise
+                    return exc
 
         return await asyncio.gather(*(one(i) for i in items))
 

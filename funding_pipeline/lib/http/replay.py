@@ -66,19 +66,47 @@ def _load_one(path: Path) -> Cassette:
         raise ValueError(f"malformed cassette {path}: {exc}") from exc
 
 
+class CassetteIndex:
+    """Cassettes grouped by method + URL, then by the values of the query keys they pin, so a
+    venue with one cassette per market and step (thousands) is matched without a full scan."""
+
+    def __init__(self, cassettes: tuple[Cassette, ...]):
+        self.cassettes = cassettes
+        self._groups: dict[tuple[str, str], dict[tuple[str, ...], dict[tuple[str, ...], list]]] = {}
+        for order, c in enumerate(cassettes):
+            keys = tuple(sorted(c.params))
+            values = tuple(_as_query(c.params[k]) for k in keys)
+            by_keys = self._groups.setdefault((c.method, c.url), {})
+            by_keys.setdefault(keys, {}).setdefault(values, []).append((order, c))
+
+    def __len__(self) -> int:
+        return len(self.cassettes)
+
+    def __iter__(self):
+        return iter(self.cassettes)
+
+    def find(self, method: str, url: str, params: dict[str, str], body: Any) -> list[Cassette]:
+        found = []
+        for keys, by_values in self._groups.get((method, url), {}).items():
+            for order, c in by_values.get(tuple(params.get(k) for k in keys), ()):
+                if c.matches(method, url, params, body):
+                    found.append((order, c))
+        return [c for _, c in sorted(found, key=lambda pair: pair[0])]
+
+
 @lru_cache(maxsize=64)
-def load_cassettes(folder: Path) -> tuple[Cassette, ...]:
+def load_cassettes(folder: Path) -> CassetteIndex:
     """All cassettes of one venue folder, in file-name order; loaded once per process."""
     if not folder.is_dir():
-        return ()
-    return tuple(_load_one(p) for p in sorted(folder.glob("*.json")))
+        return CassetteIndex(())
+    return CassetteIndex(tuple(_load_one(p) for p in sorted(folder.glob("*.json"))))
 
 
 class ReplayTransport(httpx.AsyncBaseTransport):
     """httpx transport answering from cassettes; `poll_number` picks among matches."""
 
-    def __init__(self, cassettes: tuple[Cassette, ...], poll_number: int):
-        self.cassettes = cassettes
+    def __init__(self, cassettes: "CassetteIndex | tuple[Cassette, ...]", poll_number: int):
+        self.cassettes = cassettes if isinstance(cassettes, CassetteIndex) else CassetteIndex(tuple(cassettes))
         self.poll_number = poll_number
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -90,7 +118,7 @@ class ReplayTransport(httpx.AsyncBaseTransport):
                 body = json.loads(request.content)
             except ValueError:
                 body = None
-        found = [c for c in self.cassettes if c.matches(request.method, url, params, body)]
+        found = self.cassettes.find(request.method, url, params, body)
         if not found:
             shown = f" json={body}" if body is not None else ""
             raise NoCassette(f"no cassette for {request.method} {request.url}{shown}")

@@ -1,19 +1,14 @@
 """Aster speaks the Binance futures dialect: these tests pin Aster's payloads and /fapi/v3 routes."""
 
-import asyncio
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import aster, binance
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
 from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 EDITED = "fapi_v3_premiumIndex.all_symbols.edited_ccxt_comment_example.json"
@@ -71,30 +66,23 @@ def test_error_object_instead_of_array_fails_the_poll():
         parse({"code": -1121, "msg": "Invalid symbol."})
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 def test_history_uses_v3_route_and_pages_forward():
     page = load("aster", "fapi_v3_fundingRate.docs_example.json")  # 08:00 and 16:00, 2019-10-09
     start, end = datetime(2019, 10, 9, tzinfo=UTC), datetime(2019, 10, 10, tzinfo=UTC)
     base = aster.VENUE.base_url + "/fapi/v3"
 
-    def cassette(path, payload, **params):
-        return Cassette(path, "GET", base + path, params, None, 200, {}, json.dumps(payload, default=str).encode())
+    def answer(path, payload, **params):
+        return cassette(base + path, payload, params=params, name=path)
 
     cassettes = (  # the first page starts 8 h before `start`, to find a predecessor
-        cassette("/fundingRate", page, symbol="BTCUSDT", startTime=1570550400000, limit=2),
-        cassette("/fundingRate", [], symbol="BTCUSDT", startTime=1570636800001),
-        cassette("/fundingInfo", load("aster", "fapi_v3_fundingInfo.docs_example.json")),
+        answer("/fundingRate", page, symbol="BTCUSDT", startTime=1570550400000, limit=2),
+        answer("/fundingRate", [], symbol="BTCUSDT", startTime=1570636800001),
+        answer("/fundingInfo", load("aster", "fapi_v3_fundingInfo.docs_example.json")),
     )
 
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(cassettes, 0)) as client:
-            http = VenueHttp(aster.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await aster.EXCHANGES[0].history(http, start, end, ["BTCUSDT"], page_limit=2)
-
-    result = asyncio.run(go())
+    result, _ = replay(
+        aster.VENUE, cassettes, lambda http: aster.EXCHANGES[0].history(http, start, end, ["BTCUSDT"], page_limit=2)
+    )
 
     assert [(p.funding_time.hour, p.funding_rate) for p in result.prints] == [
         (8, Decimal("-0.03750000")),

@@ -1,18 +1,14 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import binance
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 CAPTURE = "fapi_v1_premiumIndex.all_symbols.thirdparty_capture.json"
@@ -152,22 +148,12 @@ def _entry(ms: int, rate: str) -> dict:
 
 
 def _cassette(name: str, path: str, payload, **params) -> Cassette:
-    body = json.dumps(payload, default=str).encode()
-    return Cassette(name, "GET", binance.VENUE.base_url + path, params, None, 200, {}, body)
-
-
-async def _no_sleep(_: float) -> None:
-    return None
+    return cassette(binance.VENUE.base_url + path, payload, params=params, name=name)
 
 
 def run_history(cassettes, start, end, **kwargs):
-    async def go():
-        transport = ReplayTransport(tuple(cassettes), 0)
-        async with httpx.AsyncClient(transport=transport) as client:
-            http = VenueHttp(binance.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await binance.EXCHANGES[0].history(http, start, end, **kwargs)
-
-    return asyncio.run(go())
+    result, _ = replay(binance.VENUE, cassettes, lambda http: binance.EXCHANGES[0].history(http, start, end, **kwargs))
+    return result
 
 
 def test_history_pages_forward_until_an_empty_page():

@@ -1,18 +1,14 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import bybit
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 INSTRUMENTS = "v5_market_instruments_info_linear.docs_example.json"
@@ -110,21 +106,11 @@ def test_error_envelope_raises():
 
 
 def _cassette(name: str, path: str, payload, **params) -> Cassette:
-    body = json.dumps(payload, default=str).encode()
-    return Cassette(name, "GET", bybit.VENUE.base_url + path, params, None, 200, {}, body)
-
-
-async def _no_sleep(_: float) -> None:
-    return None
+    return cassette(bybit.VENUE.base_url + path, payload, params=params, name=name)
 
 
 def run(cassettes, call):
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(tuple(cassettes), 0)) as client:
-            http = VenueHttp(bybit.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await call(http)
-
-    return asyncio.run(go())
+    return replay(bybit.VENUE, cassettes, call)[0]
 
 
 def test_poll_follows_the_instrument_cursor():

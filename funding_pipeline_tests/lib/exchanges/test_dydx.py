@@ -1,18 +1,14 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import dydx
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
-from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 EDITED = "perpetualMarkets.edited_ccxt_comment_example.json"
@@ -111,7 +107,7 @@ def test_history_bad_timestamp_rejected():
 
 
 def _rows(ticker: str, hours_and_rates) -> dict:
-    base = json.loads((FIXTURES / "dydx" / "historicalFunding_BTC-USD.ccxt_comment_example.json").read_text())
+    base = load("dydx", "historicalFunding_BTC-USD.ccxt_comment_example.json")
     out = []
     for hour, rate in hours_and_rates:
         row = copy.deepcopy(base["historicalFunding"][0])
@@ -122,21 +118,15 @@ def _rows(ticker: str, hours_and_rates) -> dict:
 
 def _cassette(name, ticker, before, body) -> Cassette:
     url = f"{dydx.VENUE.base_url}/v4/historicalFunding/{ticker}"
-    return Cassette(name, "GET", url, {"effectiveBeforeOrAt": before}, None, 200, {}, json.dumps(body).encode())
-
-
-async def _no_sleep(_seconds: float) -> None:
-    return None
+    return cassette(url, body, params={"effectiveBeforeOrAt": before}, name=name)
 
 
 def test_history_pages_newest_first_until_before_start_or_empty(monkeypatch):
     monkeypatch.setattr(dydx, "PAGE_LIMIT", 2)
     start, end = datetime(2025, 7, 25, 10, tzinfo=UTC), datetime(2025, 7, 25, 13, tzinfo=UTC)
-    listing = json.loads((FIXTURES / "dydx" / EDITED).read_text())
+    listing = load("dydx", EDITED)
     cassettes = [
-        Cassette(
-            "list", "GET", f"{dydx.VENUE.base_url}/v4/perpetualMarkets", {}, None, 200, {}, json.dumps(listing).encode()
-        ),
+        cassette(f"{dydx.VENUE.base_url}/v4/perpetualMarkets", listing, name="list"),
         # BTC: second page reaches before start -> stop
         _cassette("b1", "BTC-USD", "2025-07-25T12:59:59.999Z", _rows("BTC-USD", [(12, "0.00001"), (11, "0")])),
         _cassette("b2", "BTC-USD", "2025-07-25T11:00:00.012Z", _rows("BTC-USD", [(10, "-0.00002"), (9, "0.00005")])),
@@ -147,12 +137,7 @@ def test_history_pages_newest_first_until_before_start_or_empty(monkeypatch):
         _cassette("l1", "LUNA-USD", "2025-07-25T12:59:59.999Z", {"historicalFunding": []}),
     ]
 
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(tuple(cassettes), 0)) as client:
-            http = VenueHttp(dydx.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await dydx.history(http, start, end), http.requests
-
-    result, requests = asyncio.run(go())
+    result, requests = replay(dydx.VENUE, cassettes, lambda http: dydx.history(http, start, end))
 
     assert requests == 1 + 2 + 2 + 1
     assert result.rejected == []

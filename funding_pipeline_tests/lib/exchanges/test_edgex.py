@@ -1,18 +1,14 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import edgex
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
-from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 TICKER = "api_v1_public_quote_getTicker.docs_example.json"
@@ -145,30 +141,16 @@ def test_funding_page_ignores_per_minute_rows():
     assert [p.funding_time.hour for p in page.prints] == [8, 4, 0]
 
 
-def _raw(name: str) -> dict:
-    return json.loads((FIXTURES / "edgex" / name).read_text())
-
-
 def _cassette(path: str, params: dict, body: dict) -> Cassette:
-    url = edgex.VENUE.base_url + path
-    return Cassette(path, "GET", url, params, None, 200, {}, json.dumps(body).encode())
-
-
-async def _no_sleep(_: float) -> None:
-    return None
+    return cassette(edgex.VENUE.base_url + path, body, params=params, name=path)
 
 
 def _run_history(cassettes, **kwargs):
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(tuple(cassettes), 0)) as client:
-            http = VenueHttp(edgex.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await edgex.history(http, **kwargs), http.requests
-
-    return asyncio.run(go())
+    return replay(edgex.VENUE, cassettes, lambda http: edgex.history(http, **kwargs))
 
 
 def test_history_follows_offset_pages_through_an_interval_change():
-    page1 = _raw(PAGE)  # 2025-01-10 12:00 .. 00:00, 240-minute contract
+    page1 = load("edgex", PAGE)  # 2025-01-10 12:00 .. 00:00, 240-minute contract
     page2 = copy.deepcopy(page1)
     for row, hour in zip(page2["data"]["dataList"], (23, 22, 21, 20), strict=True):
         ms = str(int(datetime(2025, 1, 9, hour, tzinfo=UTC).timestamp()) * 1000)
@@ -181,7 +163,7 @@ def test_history_follows_offset_pages_through_an_interval_change():
         _cassette(page_path, {"contractId": "10000001", "offsetData": "offset-page-3"}, page3),
         _cassette(page_path, {"contractId": "10000001", "offsetData": "offset-page-2"}, page2),
         _cassette(page_path, {"contractId": "10000001"}, page1),
-        _cassette(edgex.TICKER, {}, _raw(TICKER_EDITED)),
+        _cassette(edgex.TICKER, {}, load("edgex", TICKER_EDITED)),
     ]
 
     result, requests = _run_history(

@@ -1,17 +1,13 @@
-import asyncio
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import ethereal
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 BTC_ID = "bc7d5575-3711-4532-a000-312bfacfb767"
@@ -164,24 +160,13 @@ def test_history_range_is_the_smallest_window():
 
 
 def _cassette(name: str, path: str, params: dict, fixture: str) -> Cassette:
-    body = json.dumps(json.loads((FIXTURES / "ethereal" / fixture).read_text())).encode()
-    url = "https://api.ethereal.trade" + path
-    return Cassette(name, "GET", url, params, None, 200, {}, body)
+    content = (FIXTURES / "ethereal" / fixture).read_bytes()
+    return cassette("https://api.ethereal.trade" + path, params=params, name=name, content=content)
 
 
 def _run_history(cassettes: list[Cassette], start: datetime, end: datetime, now: datetime):
-    async def run():
-        transport = ReplayTransport(tuple(sorted(cassettes, key=lambda c: c.name)), poll_number=0)
-        async with httpx.AsyncClient(transport=transport) as client:
-            http = VenueHttp(ethereal.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            result = await ethereal.history(http, start, end, now=now)
-            return result, http.requests
-
-    return asyncio.run(run())
-
-
-async def _no_sleep(_: float) -> None:
-    return None
+    in_name_order = sorted(cassettes, key=lambda c: c.name)
+    return replay(ethereal.VENUE, in_name_order, lambda http: ethereal.history(http, start, end, now=now))
 
 
 def _history_cassettes() -> list[Cassette]:

@@ -1,18 +1,13 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import extended
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
-from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 4, 29, 5, 30, 15, tzinfo=UTC)
 MARKETS = "api_v1_info_markets.ccxt_comment_example.json"
@@ -102,19 +97,11 @@ def test_funding_page_exact():
     assert (cursor, count) == ("1784963886257016832", 1)
 
 
-def _raw(name: str) -> dict:
-    return json.loads((FIXTURES / "extended" / name).read_text())
-
-
 def _page(rows: list[tuple[int, str]], cursor: int | None) -> dict:
-    body = copy.deepcopy(_raw(FUNDING))
+    body = copy.deepcopy(load("extended", FUNDING))
     body["data"] = [{"m": "BTC-USD", "f": rate, "T": ms} for ms, rate in rows]
     body["pagination"] = {"cursor": cursor, "count": len(rows)}
     return body
-
-
-async def _no_sleep(_: float) -> None:
-    return None
 
 
 def test_history_follows_the_cursor_to_an_empty_page():
@@ -124,18 +111,15 @@ def test_history_follows_the_cursor_to_an_empty_page():
     page2 = _page([(t0 + 2 * hour, "-0.000004"), (t0 + hour, "0.000009")], 222)  # overlaps page 1
     page3 = _page([], None)
     url = extended.VENUE.base_url + extended.FUNDING.format(market="BTC-USD")
-    cassettes = tuple(  # most specific first: a request matching several takes the first (poll 0)
-        Cassette(f"p{i}", "GET", url, params, None, 200, {}, json.dumps(body).encode())
+    cassettes = [  # most specific first: a request matching several takes the first (poll 0)
+        cassette(url, body, params=params, name=f"p{i}")
         for i, (params, body) in enumerate((({"cursor": 222}, page3), ({"cursor": 111}, page2), ({}, page1)))
+    ]
+    start, end = datetime(2026, 4, 30, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
+
+    result, requests = replay(
+        extended.VENUE, cassettes, lambda http: extended.history(http, start, end, symbols=["BTC-USD"], page_size=2)
     )
-
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(cassettes, 0)) as client:
-            http = VenueHttp(extended.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            start, end = datetime(2026, 4, 30, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
-            return await extended.history(http, start, end, symbols=["BTC-USD"], page_size=2), http.requests
-
-    result, requests = asyncio.run(go())
 
     assert requests == 3
     assert result.rejected == []

@@ -1,39 +1,25 @@
-import asyncio
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import grvt
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 BASE = "https://market-data.grvt.io"
 
 
 def _cassette(name: str, path: str, body: dict, payload, status: int = 200) -> Cassette:
-    content = json.dumps(payload, default=float).encode() if payload is not None else b'{"code":1004}'
-    return Cassette(name, "POST", BASE + path, {}, body, status, {}, content)
+    content = None if payload is not None else b'{"code":1004}'
+    return cassette(BASE + path, payload, body=body, status=status, name=name, content=content)
 
 
 def _run(cassettes: list[Cassette], call):
-    async def go():
-        transport = ReplayTransport(tuple(cassettes), poll_number=0)
-        async with httpx.AsyncClient(transport=transport) as client:
-            http = VenueHttp(grvt.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await call(http)
-
-    return asyncio.run(go())
-
-
-async def _no_sleep(_seconds: float) -> None:
-    return None
+    return replay(grvt.VENUE, cassettes, call)[0]
 
 
 def _poll_cassettes(btc_ticker=None) -> list[Cassette]:

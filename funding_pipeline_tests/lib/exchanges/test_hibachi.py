@@ -1,17 +1,13 @@
-import asyncio
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import hibachi
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 BASE = "https://data-api.hibachi.xyz"
@@ -30,16 +26,12 @@ FILES = {
 
 
 def _cassette(path: str, params: dict, payload, status: int = 200) -> Cassette:
-    content = json.dumps(payload, default=float).encode() if payload is not None else b'{"status":"failed"}'
-    return Cassette(path, "GET", BASE + path, params, None, status, {}, content)
+    content = None if payload is not None else b'{"status":"failed"}'
+    return cassette(BASE + path, payload, params=params, status=status, name=path, content=content)
 
 
 def _run(cassettes: list[Cassette], call):
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(tuple(cassettes), poll_number=0)) as client:
-            return await call(VenueHttp(hibachi.VENUE, client, deadline=time.monotonic() + 30))
-
-    return asyncio.run(go())
+    return replay(hibachi.VENUE, cassettes, call)[0]
 
 
 def _poll_cassettes(**override) -> list[Cassette]:

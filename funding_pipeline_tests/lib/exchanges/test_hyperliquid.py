@@ -1,17 +1,14 @@
-import asyncio
 import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import hyperliquid
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
 from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
 from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 
@@ -89,7 +86,7 @@ LONG = "info_fundingHistory.sdk_cassette_BTC_2023-05-12_to_2023-07-17.json"
 
 
 def _page(name: str, body: dict, response: object) -> Cassette:
-    return Cassette(name, "POST", INFO_URL, {}, body, 200, {}, json.dumps(response).encode())
+    return cassette(INFO_URL, response, body=body, name=name)
 
 
 class _Recording(ReplayTransport):
@@ -104,20 +101,13 @@ class _Recording(ReplayTransport):
         return await super().handle_async_request(request)
 
 
-async def _no_sleep(seconds: float) -> None:
-    return None
-
-
 def _history(venue_id, cassettes, start, end, symbols=None):
     exchange = {e.venue.id: e for e in hyperliquid.EXCHANGES}[venue_id]
     transport = _Recording(cassettes)
-
-    async def run():
-        async with httpx.AsyncClient(transport=transport) as client:
-            http = VenueHttp(exchange.venue, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await exchange.history(http, start, end, symbols)
-
-    return asyncio.run(run()), transport.bodies
+    result, _ = replay(
+        exchange.venue, cassettes, lambda http: exchange.history(http, start, end, symbols), transport=transport
+    )
+    return result, transport.bodies
 
 
 def test_history_page_8h_era_exact_values():

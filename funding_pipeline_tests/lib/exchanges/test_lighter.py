@@ -1,16 +1,13 @@
-import asyncio
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import lighter
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError, RateUnit
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 BASE = "https://mainnet.zklighter.elliot.ai/api/v1/"
@@ -162,11 +159,7 @@ def _cassette(path: str, fixture: str | None, params: dict | None = None) -> Cas
         if fixture
         else b'{"code": 200, "resolution": "1h", "fundings": []}'
     )
-    return Cassette(path, "GET", BASE + path, params or {}, None, 200, {}, content)
-
-
-async def _no_sleep(_: float) -> None:
-    return None
+    return cassette(BASE + path, params=params, name=path, content=content)
 
 
 def test_history_walks_720_hour_windows_until_end():
@@ -188,13 +181,7 @@ def test_history_walks_720_hour_windows_until_end():
         _cassette("fundings", None, {**window, "start_timestamp": 1783814400, "end_timestamp": 1784030400}),
     )
 
-    async def run():
-        transport = ReplayTransport(cassettes, 0)
-        async with httpx.AsyncClient(transport=transport) as client:
-            http = VenueHttp(lighter.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await lighter.history(http, start, end, symbols=["ETH"]), http.requests
-
-    result, requests = asyncio.run(run())
+    result, requests = replay(lighter.VENUE, cassettes, lambda http: lighter.history(http, start, end, symbols=["ETH"]))
 
     assert requests == 4  # details + three windows, the last one empty
     assert [(p.funding_time, p.funding_rate) for p in result.prints] == [
@@ -216,11 +203,6 @@ def test_history_keeps_only_prints_inside_the_range():
         _cassette("fundings", "fundings.thirdparty_nautilus_test_data.json", params),
     )
 
-    async def run():
-        async with httpx.AsyncClient(transport=ReplayTransport(cassettes, 0)) as client:
-            http = VenueHttp(lighter.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await lighter.history(http, start, end, symbols=["ETH"])
-
-    result = asyncio.run(run())
+    result, _ = replay(lighter.VENUE, cassettes, lambda http: lighter.history(http, start, end, symbols=["ETH"]))
 
     assert [p.funding_time for p in result.prints] == [datetime(2026, 5, 13, 21, tzinfo=UTC)]

@@ -1,18 +1,14 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import okx
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
-from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2021, 10, 14, 20, 0, 15, tzinfo=UTC)
 EDITED = {
@@ -147,12 +143,11 @@ def _ms(at: datetime) -> str:
 
 
 def _cassette(name: str, path: str, params: dict, body: dict) -> Cassette:
-    url = okx.VENUE.base_url + path
-    return Cassette(name, "GET", url, params, None, 200, {}, json.dumps(body).encode())
+    return cassette(okx.VENUE.base_url + path, body, params=params, name=name)
 
 
 def _history_page(rows) -> dict:
-    template = json.loads((FIXTURES / "okx" / "funding-rate-history.ccxt_comment_example.json").read_text())
+    template = load("okx", "funding-rate-history.ccxt_comment_example.json")
     data = []
     for at, rate in rows:
         row = copy.deepcopy(template["data"][0])
@@ -161,24 +156,14 @@ def _history_page(rows) -> dict:
     return {**template, "data": data}
 
 
-async def _no_sleep(_seconds: float) -> None:
-    return None
-
-
 def _run_history(cassettes, start, end, symbols):
-    async def go():
-        transport = ReplayTransport(tuple(cassettes), 0)
-        async with httpx.AsyncClient(transport=transport) as client:
-            http = VenueHttp(okx.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await okx.history(http, start, end, symbols), http.requests
-
-    return asyncio.run(go())
+    return replay(okx.VENUE, cassettes, lambda http: okx.history(http, start, end, symbols))
 
 
 def test_history_pages_back_to_an_empty_page_and_derives_interval_changes(monkeypatch):
     monkeypatch.setattr(okx, "PAGE_LIMIT", 2)
     start, end = datetime(2021, 10, 13, tzinfo=UTC), datetime(2021, 10, 15, tzinfo=UTC)
-    listing = json.loads((FIXTURES / "okx" / EDITED["payload"]).read_text())
+    listing = load("okx", EDITED["payload"])
     path = okx.PATHS[okx.HISTORY]
     cassettes = [
         _cassette("any", okx.PATHS[okx.FUNDING], {"instId": "ANY"}, listing),
@@ -203,7 +188,7 @@ def test_history_pages_back_to_an_empty_page_and_derives_interval_changes(monkey
 def test_history_stops_once_a_page_reaches_before_start(monkeypatch):
     monkeypatch.setattr(okx, "PAGE_LIMIT", 2)
     start, end = datetime(2021, 10, 14, 4, tzinfo=UTC), datetime(2021, 10, 14, 20, tzinfo=UTC)
-    listing = json.loads((FIXTURES / "okx" / EDITED["payload"]).read_text())
+    listing = load("okx", EDITED["payload"])
     path = okx.PATHS[okx.HISTORY]
     cassettes = [
         _cassette("any", okx.PATHS[okx.FUNDING], {"instId": "ANY"}, listing),

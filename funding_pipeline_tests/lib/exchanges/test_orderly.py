@@ -1,18 +1,14 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import orderly
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
-from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 8, 6, 13, 15, 30, tzinfo=UTC)
 FUTURES = "futures.edited_ccxt_comment_example.json"
@@ -130,7 +126,7 @@ H = 3_600_000
 
 
 def _page(rows, total, page, per_page=2) -> dict:
-    base = json.loads((FIXTURES / "orderly" / "funding_rate_history.ccxt_comment_example.json").read_text())
+    base = load("orderly", "funding_rate_history.ccxt_comment_example.json")
     out = []
     for symbol, at, nxt, rate in rows:
         row = copy.deepcopy(base["data"]["rows"][0])
@@ -141,16 +137,12 @@ def _page(rows, total, page, per_page=2) -> dict:
 
 
 def _cassette(name, path, params, body) -> Cassette:
-    return Cassette(name, "GET", orderly.VENUE.base_url + path, params, None, 200, {}, json.dumps(body).encode())
-
-
-async def _no_sleep(_seconds: float) -> None:
-    return None
+    return cassette(orderly.VENUE.base_url + path, body, params=params, name=name)
 
 
 def test_history_follows_pages_and_interval_changes():
     start, end = datetime(2026, 8, 5, 16, tzinfo=UTC), datetime(2026, 8, 6, 14, tzinfo=UTC)
-    listing = json.loads((FIXTURES / "orderly" / RATES).read_text())
+    listing = load("orderly", RATES)
     path = orderly.PATHS[orderly.HISTORY]
     btc = "PERP_BTC_USDC"
     cassettes = [
@@ -179,12 +171,9 @@ def test_history_follows_pages_and_interval_changes():
         _cassette("eth2", path, {"symbol": "PERP_ETH_USDC", "page": "2"}, _page([], 4, 2)),
     ]
 
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(tuple(cassettes), 0)) as client:
-            http = VenueHttp(orderly.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await orderly.history(http, start, end, {btc, "PERP_ETH_USDC"}), http.requests
-
-    result, requests = asyncio.run(go())
+    result, requests = replay(
+        orderly.VENUE, cassettes, lambda http: orderly.history(http, start, end, {btc, "PERP_ETH_USDC"})
+    )
 
     assert requests == 1 + 3 + 2
     assert result.rejected == []

@@ -1,18 +1,14 @@
-import asyncio
 import copy
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import pacifica
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
-from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline_tests.fixtures import load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 PRICES = "api_v1_info_prices.ccxt_comment_example.json"
@@ -110,29 +106,21 @@ T0 = 1753806934249  # the real record's created_at
 
 
 def _page(offsets: list[int], cursor: str | None, more: bool) -> dict:
-    body = json.loads((FIXTURES / "pacifica" / HISTORY).read_text())
+    body = load("pacifica", HISTORY)
     row = body["data"][0]
     body["data"] = [{**copy.deepcopy(row), "created_at": T0 + k * HOUR, "funding_rate": f"0.00001{k}"} for k in offsets]
     body.update(next_cursor=cursor, has_more=more)
     return body
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 def _run(cassettes, start, end, symbols):
-    async def go():
-        async with httpx.AsyncClient(transport=ReplayTransport(tuple(cassettes), 0)) as client:
-            http = VenueHttp(pacifica.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            return await pacifica.history(http, start, end, symbols=symbols, page_size=2), http.requests
-
-    return asyncio.run(go())
+    return replay(
+        pacifica.VENUE, cassettes, lambda http: pacifica.history(http, start, end, symbols=symbols, page_size=2)
+    )
 
 
 def _cassette(path: str, params: dict, body: dict) -> Cassette:
-    url = pacifica.VENUE.base_url + path
-    return Cassette(path, "GET", url, params, None, 200, {}, json.dumps(body).encode())
+    return cassette(pacifica.VENUE.base_url + path, body, params=params, name=path)
 
 
 def _btc_pages() -> list[Cassette]:
@@ -166,7 +154,7 @@ def test_history_stops_once_a_newest_first_page_passes_start():
 
 
 def test_history_of_all_perpetuals_skips_spot():
-    info = json.loads((FIXTURES / "pacifica" / INFO_EDITED).read_text())
+    info = load("pacifica", INFO_EDITED)
     one_page = _page([0], None, False)
     cassettes = [_cassette(pacifica.INFO, {}, info)] + [
         _cassette(pacifica.HISTORY, {"symbol": s}, one_page) for s in ("BTC", "XPL", "kBONK")

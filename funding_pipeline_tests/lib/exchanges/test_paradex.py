@@ -1,17 +1,13 @@
-import asyncio
-import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from funding_pipeline.lib.exchanges import paradex
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError, RateUnit
-from funding_pipeline.lib.http.client import VenueHttp
-from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline_tests.fixtures import FIXTURES, load
+from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
 BASE = "https://api.prod.paradex.trade/v1/"
@@ -133,19 +129,15 @@ def test_funding_data_unknown_market_without_period_rejected():
 
 
 def _cassette(params: dict, body: dict | bytes, path: str = "funding/data") -> Cassette:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return Cassette(path, "GET", BASE + path, params, None, 200, {}, content)
-
-
-async def _no_sleep(_: float) -> None:
-    return None
+    content = body if isinstance(body, bytes) else None
+    return cassette(BASE + path, body, params=params, name=path, content=content)
 
 
 def test_history_samples_each_hour_following_the_cursor(monkeypatch):
     # Quirk: /funding/data rows are observations every few seconds, not settlements; one per hour.
     monkeypatch.setattr(paradex, "PAGE_SIZE", 2)
-    first_page = json.loads((FIXTURES / "paradex" / "funding_data.edited_ccxt_comment_example.json").read_text())
-    cursor = json.loads((FIXTURES / "paradex" / "funding_data.ccxt_comment_example.json").read_text())["next"]
+    first_page = load("paradex", "funding_data.edited_ccxt_comment_example.json")
+    cursor = load("paradex", "funding_data.ccxt_comment_example.json")["next"]
     first_page["next"] = cursor
     empty = {"next": None, "prev": None, "results": []}
     market = {"market": "BTC-USD-PERP", "page_size": 2}
@@ -158,13 +150,11 @@ def test_history_samples_each_hour_following_the_cursor(monkeypatch):
         _cassette({**market, "start_at": 1764162000000, "end_at": 1764162060000}, empty),
     )
 
-    async def run():
-        async with httpx.AsyncClient(transport=ReplayTransport(cassettes, 0)) as client:
-            http = VenueHttp(paradex.VENUE, client, deadline=time.monotonic() + 30, sleep=_no_sleep)
-            start, end = datetime(2025, 11, 26, 12, tzinfo=UTC), datetime(2025, 11, 26, 14, tzinfo=UTC)
-            return await paradex.history(http, start, end, symbols=["BTC-USD-PERP"]), http.requests
+    start, end = datetime(2025, 11, 26, 12, tzinfo=UTC), datetime(2025, 11, 26, 14, tzinfo=UTC)
 
-    result, requests = asyncio.run(run())
+    result, requests = replay(
+        paradex.VENUE, cassettes, lambda http: paradex.history(http, start, end, symbols=["BTC-USD-PERP"])
+    )
 
     assert requests == 4  # markets + two pages for 12:00 + one for 13:00
     (sample,) = result.prints
