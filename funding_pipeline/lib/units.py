@@ -15,6 +15,15 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def to_decimal(value: object) -> Decimal:
     """Parse a wire number (string, int or float) without float rounding; raise ValueError."""
+    kind = type(value)
+    if kind is str or kind is Decimal or kind is int:  # the hot path: every field of every market
+        try:
+            out = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"not a number: {value!r}") from None
+        if out.is_finite():
+            return out
+        raise ValueError(f"not finite: {value!r}")
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a number: {value!r}")
     if isinstance(value, float):

@@ -6,10 +6,9 @@ poll fails), a bad market is rejected and counted, a market the parser skips is 
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.model import (
@@ -28,9 +27,8 @@ from funding_pipeline.lib.exchanges.model import (
 MAX_ABS_RATE_1H = Decimal("0.05")
 
 
-@dataclass(frozen=True, slots=True)
-class Ctx:
-    """Where in which payload a parser is, for error messages."""
+class Ctx(NamedTuple):
+    """Where in which payload a parser is, for error messages (a tuple: made once per market)."""
 
     venue: str
     endpoint: str
@@ -57,9 +55,10 @@ def req_list(value: Any, ctx: Ctx) -> list:
 
 
 def req(obj: dict, key: str, ctx: Ctx) -> Any:
-    if key not in obj or obj[key] is None:
+    value = obj.get(key)
+    if value is None:
         raise ctx.at(key).error(None, "required field missing")
-    return obj[key]
+    return value
 
 
 def req_str(obj: dict, key: str, ctx: Ctx) -> str:
@@ -70,7 +69,9 @@ def req_str(obj: dict, key: str, ctx: Ctx) -> str:
 
 
 def req_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal:
-    value = req(obj, key, ctx)
+    value = obj.get(key)
+    if value is None:
+        raise ctx.at(key).error(None, "required field missing")
     try:
         return units.to_decimal(value)
     except ValueError as exc:
@@ -140,13 +141,12 @@ def make_row(
     if index_price is not None and index_price <= 0:
         raise ctx.error(index_price, "index price must be positive")
     decimal_rate = checked_rate(ctx, rate, rate_raw, interval_hours, venue.rate_unit)
-    for name, value in (
-        ("open_interest_base", open_interest_base),
-        ("open_interest_usd", open_interest_usd),
-        ("volume_24h_usd", volume_24h_usd),
-    ):
-        if value is not None and value < 0:
-            raise ctx.error(value, f"{name} must not be negative")
+    if open_interest_base is not None and open_interest_base < 0:
+        raise ctx.error(open_interest_base, "open_interest_base must not be negative")
+    if open_interest_usd is not None and open_interest_usd < 0:
+        raise ctx.error(open_interest_usd, "open_interest_usd must not be negative")
+    if volume_24h_usd is not None and volume_24h_usd < 0:
+        raise ctx.error(volume_24h_usd, "volume_24h_usd must not be negative")
     if open_interest_usd is None and open_interest_base is not None:
         open_interest_usd = open_interest_base * mark_price
     elif open_interest_base is None and open_interest_usd is not None:
