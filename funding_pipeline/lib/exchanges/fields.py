@@ -7,7 +7,7 @@ poll fails), a bad market is rejected and counted, a market the parser skips is 
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple, TypeVar
 
 from funding_pipeline.lib import units
@@ -28,15 +28,25 @@ MAX_ABS_RATE_1H = Decimal("0.05")
 
 
 class Ctx(NamedTuple):
-    """Where in which payload a parser is, for error messages (a tuple: made once per market)."""
+    """Where in which payload a parser is, for error messages.
+
+    A tuple made once per market; the JSON path text is only built when an error needs it.
+    """
 
     venue: str
     endpoint: str
-    path: str = "$"
+    parent: "Ctx | str" = "$"
+    part: str | int | None = None
+
+    @property
+    def path(self) -> str:
+        base = self.parent if isinstance(self.parent, str) else self.parent.path
+        if self.part is None:
+            return base
+        return f"{base}[{self.part}]" if isinstance(self.part, int) else f"{base}.{self.part}"
 
     def at(self, part: str | int) -> "Ctx":
-        suffix = f"[{part}]" if isinstance(part, int) else f".{part}"
-        return Ctx(self.venue, self.endpoint, self.path + suffix)
+        return Ctx(self.venue, self.endpoint, self, part)
 
     def error(self, value: object, reason: str) -> ParseError:
         return ParseError(self.venue, self.endpoint, self.path, value, reason)
@@ -70,6 +80,14 @@ def req_str(obj: dict, key: str, ctx: Ctx) -> str:
 
 def req_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal:
     value = obj.get(key)
+    kind = type(value)
+    if kind is str or kind is Decimal:  # units.to_decimal's fast path, inlined: ~5 fields per market
+        try:
+            out = Decimal(value)
+            if out.is_finite():
+                return out
+        except InvalidOperation:
+            pass
     if value is None:
         raise ctx.at(key).error(None, "required field missing")
     try:
