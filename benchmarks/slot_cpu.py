@@ -14,17 +14,14 @@ and reports process CPU (`time.process_time`, all threads incl. DuckDB's) per sl
 "poll+parse" is itemised: replay lookup (stands in for the network; not production work), JSON
 decode, and the rest (httpx/asyncio machinery, venue parsers, `make_row`).
 
-The replay transport scans every cassette of a venue per request; with thousands of per-market
-cassettes that scan would dominate, so by default each request's candidates are pre-selected by
-(method, URL, market parameter) and the stock `ReplayTransport` matches among them (same rules,
-same answer). `--plain-replay` uses `polling.replay_transports` unchanged for comparison.
+The stock replay transport is used (`polling.replay_transports`, cassettes indexed by method, URL
+and pinned query values); its lookup is timed on its own line.
 
     python benchmarks/slot_cpu.py [--markets 1500] [--slots 40] [--warmup 5] [--profile] [--keep DIR]
 """
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import io
 import json
@@ -180,54 +177,6 @@ def scale_cassettes(src: Path, dst: Path, copies: int) -> dict[str, int]:
 # --- replay with pre-selected candidates ------------------------------------------------------
 
 
-def _ident(mapping) -> frozenset:
-    if not isinstance(mapping, dict):
-        return frozenset()
-    return frozenset((k, str(v)) for k, v in mapping.items() if k in IDENTITY)
-
-
-def indexed_factory(replay_dir: Path, timer: dict):
-    """Transport factory like `polling.replay_transports`, candidates pre-selected per request."""
-    import httpx
-
-    from funding_pipeline.lib.http.replay import ReplayTransport, _as_query, load_cassettes
-
-    indexes: dict[str, dict] = {}
-
-    def index_of(venue_id: str) -> dict:
-        if venue_id not in indexes:
-            groups: dict[tuple, dict[frozenset, list]] = {}
-            for n, c in enumerate(load_cassettes(replay_dir / venue_id)):
-                ident = frozenset((k, _as_query(v)) for k, v in c.params.items() if k in IDENTITY) | _ident(c.body)
-                groups.setdefault((c.method, c.url), {}).setdefault(ident, []).append((n, c))
-            indexes[venue_id] = groups
-        return indexes[venue_id]
-
-    class IndexedReplay(ReplayTransport):
-        def __init__(self, venue_id: str, poll_number: int):
-            super().__init__((), poll_number)
-            self.groups = index_of(venue_id)
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            started = time.process_time()
-            try:
-                asked = _ident(dict(request.url.params))
-                if request.content:
-                    with contextlib.suppress(ValueError):
-                        asked |= _ident(json.loads(request.content))
-                by_ident = self.groups.get((request.method, str(request.url.copy_with(query=None))), {})
-                found = [nc for ident, group in by_ident.items() if ident <= asked for nc in group]
-                self.cassettes = tuple(c for _, c in sorted(found, key=lambda nc: nc[0]))
-                return await super().handle_async_request(request)  # never suspends: timed whole
-            finally:
-                timer["replay"] += time.process_time() - started
-
-    return lambda venue_id, poll_number: IndexedReplay(venue_id, poll_number)
-
-
-# --- the measured loop -------------------------------------------------------------------------
-
-
 async def no_wait(seconds: float) -> None:
     """Pacing and backoff cost no real time, as with the demo's simulated clock."""
     return None
@@ -247,7 +196,7 @@ async def run_slots(replay_dir: Path, warehouse: Path, args, timer: dict, profil
     from funding_pipeline.lib.storage.files import ChunkWriter
 
     exchanges = list(all_exchanges().values())
-    transports = replay_transports(replay_dir) if args.plain_replay else indexed_factory(replay_dir, timer)
+    transports = replay_transports(replay_dir)
     breakers = {e.venue.id: Breaker() for e in exchanges}
     samples: list[dict] = []
     chunk_ms: list[float] = []
@@ -299,9 +248,9 @@ async def run_slots(replay_dir: Path, warehouse: Path, args, timer: dict, profil
 async def per_venue(replay_dir: Path, timer: dict, rounds: int) -> list[tuple[str, float, float, int, int]]:
     """Each venue polled alone (no concurrency), `rounds` times: (venue, CPU ms, replay ms, rows, requests)."""
     from funding_pipeline.lib.exchanges import all_exchanges
-    from funding_pipeline.lib.polling import SLOT_SECONDS, poll_exchange
+    from funding_pipeline.lib.polling import SLOT_SECONDS, poll_exchange, replay_transports
 
-    transports = indexed_factory(replay_dir, timer)
+    transports = replay_transports(replay_dir)
     out = []
     for venue_id, exchange in all_exchanges().items():
         cpu, replay = [], []
@@ -345,7 +294,6 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=1500, help="total markets across all venues (approx.)")
     parser.add_argument("--slots", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--plain-replay", action="store_true", help="unindexed polling.replay_transports")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured slots, print the top")
     parser.add_argument("--keep", help="write scaled cassettes and chunk files here and keep them")
     args = parser.parse_args()
@@ -363,19 +311,18 @@ def main() -> None:
             timer["decode"] += time.process_time() - started
 
     client.decode_json = timed_decode  # _request looks the name up at call time
-    if args.plain_replay:  # time the stock transport (the indexed one times itself)
-        from funding_pipeline.lib.http.replay import ReplayTransport
+    from funding_pipeline.lib.http.replay import ReplayTransport
 
-        handle = ReplayTransport.handle_async_request
+    handle = ReplayTransport.handle_async_request
 
-        async def timed_handle(self, request):
-            started = time.process_time()
-            try:
-                return await handle(self, request)  # never suspends: timed whole
-            finally:
-                timer["replay"] += time.process_time() - started
+    async def timed_handle(self, request):
+        started = time.process_time()
+        try:
+            return await handle(self, request)  # never suspends: timed whole
+        finally:
+            timer["replay"] += time.process_time() - started
 
-        ReplayTransport.handle_async_request = timed_handle
+    ReplayTransport.handle_async_request = timed_handle
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="slotbench-"))
     try:
@@ -403,22 +350,21 @@ def main() -> None:
                 + (f"  {o.error}" if o.error else "")
             )
         rows = samples[0]["rows"]
-        if not args.plain_replay:
-            alone = asyncio.run(per_venue(replay_dir, timer, rounds=max(5, args.slots // 4)))
+        alone = asyncio.run(per_venue(replay_dir, timer, rounds=max(5, args.slots // 4)))
+        print(
+            f"\neach venue polled alone, CPU ms (median), heaviest first:\n"
+            f"{'venue':<12} {'rows':>5} {'req':>4} {'poll':>6} {'replay':>6} {'rest':>6} {'us/row':>7}"
+        )
+        for venue_id, cpu, replay, n, req in sorted(alone, key=lambda v: -v[1]):
             print(
-                f"\neach venue polled alone, CPU ms (median), heaviest first:\n"
-                f"{'venue':<12} {'rows':>5} {'req':>4} {'poll':>6} {'replay':>6} {'rest':>6} {'us/row':>7}"
+                f"{venue_id:<12} {n:>5} {req:>4} {cpu:>6.1f} {replay:>6.1f} {cpu - replay:>6.1f} "
+                f"{(cpu - replay) * 1000 / max(n, 1):>7.1f}"
             )
-            for venue_id, cpu, replay, n, req in sorted(alone, key=lambda v: -v[1]):
-                print(
-                    f"{venue_id:<12} {n:>5} {req:>4} {cpu:>6.1f} {replay:>6.1f} {cpu - replay:>6.1f} "
-                    f"{(cpu - replay) * 1000 / max(n, 1):>7.1f}"
-                )
-            print(
-                f"{'sum':<12} {sum(v[3] for v in alone):>5} {sum(v[4] for v in alone):>4} "
-                f"{sum(v[1] for v in alone):>6.1f} {sum(v[2] for v in alone):>6.1f} "
-                f"{sum(v[1] - v[2] for v in alone):>6.1f}"
-            )
+        print(
+            f"{'sum':<12} {sum(v[3] for v in alone):>5} {sum(v[4] for v in alone):>4} "
+            f"{sum(v[1] for v in alone):>6.1f} {sum(v[2] for v in alone):>6.1f} "
+            f"{sum(v[1] - v[2] for v in alone):>6.1f}"
+        )
 
         def med(key: str) -> float:
             return statistics.median(s[key] for s in samples) * 1000
@@ -428,7 +374,7 @@ def main() -> None:
         chunk = statistics.median(result["chunk_ms"]) if result["chunk_ms"] else float("nan")
         print(
             f"\n{rows:,} markets per slot, {len(samples)} measured slots after {args.warmup} warm-up "
-            f"({'plain' if args.plain_replay else 'indexed'} replay); CPU ms per slot, median:"
+            "; CPU ms per slot, median:"
         )
         print(f"  poll + parse       {med('poll'):7.1f}")
         print(f"    replay lookup    {med('replay'):7.1f}   (stands in for the network)")

@@ -66,16 +66,20 @@ def _load_one(path: Path) -> Cassette:
         raise ValueError(f"malformed cassette {path}: {exc}") from exc
 
 
+def _pin(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 class CassetteIndex:
-    """Cassettes grouped by method + URL, then by the values of the query keys they pin, so a
-    venue with one cassette per market and step (thousands) is matched without a full scan."""
+    """Cassettes grouped by method + URL, then by the values of the query and body keys they pin,
+    so a venue with one cassette per market and step (thousands) is matched without a full scan."""
 
     def __init__(self, cassettes: tuple[Cassette, ...]):
         self.cassettes = cassettes
-        self._groups: dict[tuple[str, str], dict[tuple[str, ...], dict[tuple[str, ...], list]]] = {}
+        self._groups: dict[tuple[str, str], dict[tuple, dict[tuple, list]]] = {}
         for order, c in enumerate(cassettes):
-            keys = tuple(sorted(c.params))
-            values = tuple(_as_query(c.params[k]) for k in keys)
+            keys = tuple(("q", k) for k in sorted(c.params)) + tuple(("j", k) for k in sorted(c.body or {}))
+            values = tuple(_as_query(c.params[k]) if where == "q" else _pin((c.body or {})[k]) for where, k in keys)
             by_keys = self._groups.setdefault((c.method, c.url), {})
             by_keys.setdefault(keys, {}).setdefault(values, []).append((order, c))
 
@@ -86,9 +90,13 @@ class CassetteIndex:
         return iter(self.cassettes)
 
     def find(self, method: str, url: str, params: dict[str, str], body: Any) -> list[Cassette]:
+        fields = body if isinstance(body, dict) else {}
         found = []
         for keys, by_values in self._groups.get((method, url), {}).items():
-            for order, c in by_values.get(tuple(params.get(k) for k in keys), ()):
+            if any(where == "j" and k not in fields for where, k in keys):
+                continue
+            asked = tuple(params.get(k) if where == "q" else _pin(fields[k]) for where, k in keys)
+            for order, c in by_values.get(asked, ()):
                 if c.matches(method, url, params, body):
                     found.append((order, c))
         return [c for _, c in sorted(found, key=lambda pair: pair[0])]
