@@ -2,7 +2,7 @@
 
 For each venue the bundled recording (step 00) is scaled to about `--markets` markets with the
 replication of `slot_cpu.py` (distinct symbols and ids, joins intact), dumped to JSON text, and
-decoded once for each side the way each side decodes: ours with `parse_float=Decimal` (as
+decoded once for each side the way each side decodes: ours with `parse_float=str` (as
 `lib.http.client.decode_json`), ccxt with plain `json.loads`. Decoding is not timed.
 
   ours  everything the venue's `poll` does after decoding: every endpoint it reads (e.g. Binance
@@ -33,7 +33,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,7 +65,7 @@ class Payloads:
 
     def bulk(self, stem: str) -> tuple[object, object]:
         text = json.dumps(scale(_body(self.venue, stem), self.copies))
-        return json.loads(text, parse_float=Decimal), json.loads(text)
+        return json.loads(text, parse_float=str), json.loads(text)
 
     def per_market(self, prefix: str) -> list[tuple[object, object]]:
         out = []
@@ -74,7 +73,7 @@ class Payloads:
             body = json.loads(path.read_text())["response"]["json"]
             for k in range(self.copies):
                 text = json.dumps(tag_tree(body, k))
-                out.append((json.loads(text, parse_float=Decimal), json.loads(text)))
+                out.append((json.loads(text, parse_float=str), json.loads(text)))
         return out
 
 
@@ -336,7 +335,7 @@ def case_hibachi(n: int, ccxt) -> Case:
         for k in range(p.copies):
             tagged = tag_tree(doc, k)
             text = json.dumps(tagged["response"]["json"])
-            oi[tagged["request"]["params"]["symbol"]] = json.loads(text, parse_float=Decimal)
+            oi[tagged["request"]["params"]["symbol"]] = json.loads(text, parse_float=str)
 
     def ours():
         live, _ = hibachi.parse_exchange_info(info)

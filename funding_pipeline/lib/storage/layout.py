@@ -49,6 +49,7 @@ KINDS: tuple[FileKind, ...] = (
     _latest("cross_exchange_funding"),
     _latest("funding_rate_ma"),
     _latest("accumulated_funding"),
+    _latest("funding_arbitrage_ma"),
 )
 
 

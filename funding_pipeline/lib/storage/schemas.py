@@ -245,3 +245,9 @@ TABLES: dict[str, Table] = {
         PRICE_CANDLES,
     )
 }
+
+# The arbitrage ranking per moving-average window (`period` = MA window), the live ranking's
+# columns in its own latest file: the live asset rewrites `funding_arbitrage/latest.duckdb`
+# every 5 minutes, so a second writer there would race it.
+FUNDING_ARBITRAGE_MA = Table("funding_arbitrage_ma", 1, FUNDING_ARBITRAGE.columns, FUNDING_ARBITRAGE.key)
+TABLES[FUNDING_ARBITRAGE_MA.name] = FUNDING_ARBITRAGE_MA
