@@ -28,6 +28,7 @@ SNAPSHOT_SCHEMA = pa.schema(
         ("rate_unit", pa.string()),
         ("funding_interval_hours", pa.float64()),
         ("interval_source", pa.string()),
+        ("settlement_interval_hours", pa.float64()),
         ("funding_rate_1h", pa.float64()),
         ("funding_apr", pa.float64()),
         ("open_interest_base", pa.float64()),
@@ -90,6 +91,10 @@ def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
         "rate_unit": _enum_values([r.rate_unit for r in rows]),
         "funding_interval_hours": [float(r.funding_interval_hours) for r in rows],
         "interval_source": _enum_values([r.interval_source for r in rows]),
+        "settlement_interval_hours": [
+            float(r.funding_interval_hours if r.settlement_interval_hours is None else r.settlement_interval_hours)
+            for r in rows
+        ],
         "funding_rate_1h": [float(p) for p in per_hour],
         "funding_apr": [float(units.apr(p)) for p in per_hour],
         "open_interest_base": [None if r.open_interest_base is None else float(r.open_interest_base) for r in rows],

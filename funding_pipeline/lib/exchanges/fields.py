@@ -139,6 +139,7 @@ def make_row(
     volume_24h_usd: Decimal | None = None,
     next_funding_at: datetime | None = None,
     base_hint: str | None = None,
+    settlement_interval_hours: Decimal | None = None,
 ) -> MarketRow:
     """The one place a row is assembled: unit conversion, OI completion and sanity checks.
 
@@ -184,6 +185,7 @@ def make_row(
         volume_24h_usd=volume_24h_usd,
         next_funding_at=next_funding_at,
         base_hint=base_hint,
+        settlement_interval_hours=settlement_interval_hours,
     )
 
 

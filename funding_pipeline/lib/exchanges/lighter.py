@@ -122,6 +122,7 @@ def parse_order_book_details(payload: Any, funding_rates: Any, *, observed_at: d
             open_interest_base=req_decimal(item, "open_interest", at),
             volume_24h_usd=opt_decimal(item, "daily_quote_token_volume", at),
             next_funding_at=next_funding,
+            settlement_interval_hours=SETTLEMENT_HOURS,
         )
 
     result = market_rows(enumerate(perps), ctx.at("order_book_details"), parse_one)

@@ -78,6 +78,9 @@ class MarketRow:
     volume_24h_usd: Decimal | None
     next_funding_at: datetime | None
     base_hint: str | None = None  # the venue's own base-asset field, when it has one
+    # How often the market pays, when that differs from the period the rate is quoted for
+    # (Lighter quotes per 8 h and pays hourly); None = every `funding_interval_hours`.
+    settlement_interval_hours: Decimal | None = None
 
 
 @dataclass(slots=True)

@@ -79,6 +79,7 @@ def parse_metadata_stats(payload: Any, *, observed_at: datetime, venue: Venue = 
             volume_24h_usd=opt_decimal(listing, "volume_24h", at),
             next_funding_at=units.next_boundary(observed_at, units.seconds_to_hours(Decimal(settle_s))),
             base_hint=ticker,
+            settlement_interval_hours=units.seconds_to_hours(Decimal(settle_s)),
         )
 
     return market_rows(enumerate(listings), ctx.at("listings"), parse_one)

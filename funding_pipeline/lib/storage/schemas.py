@@ -52,7 +52,7 @@ STATS_COLUMNS = (
 
 MARKET_SNAPSHOTS = _t(
     "market_snapshots",
-    1,
+    2,
     ("observed_at", "exchange", "symbol"),
     ("observed_at", TS),
     ("exchange", "VARCHAR"),
@@ -66,6 +66,7 @@ MARKET_SNAPSHOTS = _t(
     ("rate_unit", "VARCHAR"),
     ("funding_interval_hours", "DOUBLE"),
     ("interval_source", "VARCHAR"),
+    ("settlement_interval_hours", "DOUBLE"),
     ("funding_rate_1h", "DOUBLE"),
     ("funding_apr", "DOUBLE"),
     ("open_interest_base", "DOUBLE"),
@@ -114,7 +115,7 @@ TRACKER_STATUS = _t(
 
 NORMALIZED_TOKENS = _t(
     "normalized_tokens",
-    1,
+    2,
     ("base_asset", "exchange", "symbol"),
     ("base_asset", "VARCHAR"),
     ("exchange", "VARCHAR"),
@@ -125,6 +126,7 @@ NORMALIZED_TOKENS = _t(
     ("price_usd", "DOUBLE"),
     ("funding_rate", "DOUBLE"),
     ("funding_interval_hours", "DOUBLE"),
+    ("settlement_interval_hours", "DOUBLE"),
     ("funding_rate_1h", "DOUBLE"),
     ("funding_rate_8h", "DOUBLE"),
     ("funding_apr", "DOUBLE"),

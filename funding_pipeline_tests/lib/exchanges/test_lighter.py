@@ -29,6 +29,7 @@ def test_eth_rate_is_an_8h_decimal_joined_by_market_id():
     assert eth.funding_rate_raw == "0.00009599999999999999"
     assert eth.rate_unit is RateUnit.DECIMAL
     assert eth.funding_interval_hours == Decimal(8)
+    assert eth.settlement_interval_hours == Decimal(1)  # quoted per 8 h, paid every hour
     assert eth.interval_source is IntervalSource.FIXED
     assert eth.mark_price == Decimal("3551.02")
     assert eth.index_price == Decimal("3552.40")

@@ -63,6 +63,7 @@ def test_edited_example_hourly_negative_multiplier_market_and_swap():
     assert mog.base_hint == "1000000MOG"  # multiplier left to the shared normaliser
     assert mog.funding_rate == Decimal("-0.218400")
     assert mog.funding_interval_hours == Decimal(8760)  # quoted period, not the 1 h settlement
+    assert mog.settlement_interval_hours == Decimal(1)
     assert mog.mark_price == Decimal("0.6250")
     assert mog.open_interest_usd == Decimal("660000.75")  # 250000.50 + 410000.25
     assert mog.open_interest_base == Decimal("1056001.2")  # 660000.75 / 0.625
