@@ -21,9 +21,7 @@ from funding_pipeline.lib.storage.schemas import TABLES
 _aliases = itertools.count()
 
 
-def connect(
-    data_dir: str | Path | None = None, tables: Iterable[str] | None = None
-) -> duckdb.DuckDBPyConnection:
+def connect(data_dir: str | Path | None = None, tables: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB with the finished warehouse files attached read-only.
 
     Views are empty (with the right columns) where no file exists yet. `tables` limits the
