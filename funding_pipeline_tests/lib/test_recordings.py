@@ -91,10 +91,6 @@ def test_history_pages_through_generated_cassettes(venue, tmp_path):
     for symbol in symbols:
         got = [(p.funding_time, p.funding_rate, p.funding_interval_hours) for p in result.prints if p.symbol == symbol]
         expected = [tuple(e) for e in recordings.expected_prints(model, venue, symbol, start, END)]
-        if venue == "lighter":
-            # Reported: a 720-hour window [lo, lo + 720 h] holds 721 hourly settlements and the module
-            # asks count_back=720, so the oldest one (the range's first print) is not returned.
-            expected = expected[1:]
         assert got == expected, symbol
     intervals = {p.funding_interval_hours for p in result.prints}
     if venue in INTERVAL_CHANGES:

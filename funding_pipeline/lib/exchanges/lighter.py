@@ -58,8 +58,10 @@ VENUE = Venue(
 RATE_PERIOD_HOURS = Decimal(8)
 SETTLEMENT_HOURS = Decimal(1)
 DETAILS, RATES, FUNDINGS = "orderBookDetails", "funding-rates", "fundings"
-# `fundings` answers at most 750 rows per call; 720 hourly rows (30 days) per window stay below.
+# `fundings` answers at most 750 rows per call. A window [lo, lo + 720 h] holds 721 hourly
+# settlements (both ends are inclusive), so ask for 721: still below the cap.
 WINDOW_HOURS = 720
+COUNT_BACK = WINDOW_HOURS + 1
 WINDOW = timedelta(hours=WINDOW_HOURS)
 
 
@@ -197,7 +199,7 @@ async def history(http, start: datetime, end: datetime, symbols=None) -> History
             "resolution": "1h",
             "start_timestamp": units.utc_to_s(lo),
             "end_timestamp": units.utc_to_s(hi),
-            "count_back": WINDOW_HOURS,
+            "count_back": COUNT_BACK,
         }
         return parse_fundings(await http.get_json("/api/v1/fundings", params), symbol=symbol)
 

@@ -166,7 +166,7 @@ def _cassette(path: str, fixture: str | None, params: dict | None = None) -> Cas
 def test_history_walks_720_hour_windows_until_end():
     start = datetime(2026, 5, 13, tzinfo=UTC)  # 1778630400
     end = datetime(2026, 7, 14, 12, tzinfo=UTC)  # start + 1500 h: three windows
-    window = {"market_id": 0, "resolution": "1h", "count_back": 720}
+    window = {"market_id": 0, "resolution": "1h", "count_back": 721}  # 720 h, both ends inclusive
     cassettes = (
         _cassette("orderBookDetails", "orderBookDetails.edited_ccxt_fixture.json"),
         _cassette(
