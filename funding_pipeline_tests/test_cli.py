@@ -5,6 +5,7 @@ import duckdb
 import pytest
 
 from funding_pipeline.cli import main
+from funding_pipeline.lib.storage.schemas import TABLES
 
 
 @pytest.fixture
@@ -95,3 +96,65 @@ def test_restore_refuses_non_empty_root_and_damaged_backup(root, tmp_path, capsy
     assert main(["restore", str(dest)]) == 2
     assert "checksum mismatch" in capsys.readouterr().err
     assert not (root / "warehouse").exists()  # nothing restored before every checksum passed
+
+
+def test_sql_table_separator_lines_up_with_the_columns(root, capsys):
+    main(["sql", "SELECT exchange, count(*) AS n FROM market_snapshots GROUP BY 1"])
+
+    header, line, row, _ = capsys.readouterr().out.splitlines()
+    assert [i for i, c in enumerate(header) if c == "|"] == [i for i, c in enumerate(line) if c == "+"]
+    assert [i for i, c in enumerate(row) if c == "|"] == [i for i, c in enumerate(line) if c == "+"]
+
+
+def test_sql_naming_no_table_sees_every_view(root, capsys):
+    assert main(["sql", "SELECT count(*) AS views FROM duckdb_views() WHERE NOT internal"]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].split() == [str(len(TABLES))]
+
+
+def test_doctor_on_an_empty_root(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(tmp_path / "nothing_yet"))
+
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "checked 0 DuckDB file(s)" in out and "no problems found" in out
+
+
+def test_cli_rejects_unknown_exchanges_and_a_data_root_that_is_a_file(root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FUNDING_EXCHANGES", "ftx")
+    assert main(["doctor"]) == 2
+    assert "FUNDING_EXCHANGES names unknown exchange(s) ftx" in capsys.readouterr().err
+
+    monkeypatch.delenv("FUNDING_EXCHANGES")
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(tmp_path / "afile"))
+    assert main(["doctor"]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+def test_restore_counts_open_chunks_and_strays_as_a_non_empty_root(root, tmp_path, monkeypatch, capsys):
+    dest = tmp_path / "backup"
+    main(["backup", str(dest)])
+    other = tmp_path / "other"
+    (other / "warehouse" / "market_snapshots" / "2026-11-23" / "11").mkdir(parents=True)
+    (other / "warehouse" / "market_snapshots" / "2026-11-23" / "11" / "00.duckdb.open").write_bytes(b"x")
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(other))
+
+    assert main(["restore", str(dest)]) == 2
+    assert "already holds 1 file(s)" in capsys.readouterr().err
+    assert not (other / "warehouse" / "market_snapshots" / "2026-11-23" / "11" / "00.duckdb").exists()
+
+
+@pytest.mark.parametrize("bad", ["../escaped.duckdb", "market_snapshots/copy.duckdb", "/abs/x.duckdb"])
+def test_restore_refuses_a_manifest_path_outside_the_layout(root, tmp_path, monkeypatch, capsys, bad):
+    dest = tmp_path / "backup"
+    main(["backup", str(dest)])
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest["files"][0]["path"] = bad
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(tmp_path / "fresh"))
+
+    assert main(["restore", str(dest)]) == 2
+    assert f"manifest entry {bad!r} is not a warehouse file of the layout" in capsys.readouterr().err
+    assert not (tmp_path / "fresh").exists() and not (tmp_path / "escaped.duckdb").exists()

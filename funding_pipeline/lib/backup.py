@@ -57,29 +57,44 @@ class RestoreReport:
     bytes: int
 
 
+def _checked_path(warehouse: Path, rel: str) -> Path:
+    """The target of a manifest entry, which must be a finished file at a layout place: a
+    manifest naming `../x` or a stray file would otherwise write outside the layout."""
+    target = warehouse / rel
+    if Path(rel).is_absolute() or ".." in Path(rel).parts or not layout.is_expected(warehouse, target):
+        raise BackupError(f"manifest entry {rel!r} is not a warehouse file of the layout")
+    return target
+
+
 def restore(src: Path, warehouse: Path, *, overwrite: bool = False) -> RestoreReport:
-    """Verify every checksum first, then copy each file into place by rename."""
+    """Verify every path and checksum first, then copy each file into place by rename.
+
+    A data root holding any file at all (finished, open chunk, temp or foreign) counts as
+    non-empty: restoring beside an open chunk or a stray copy would mix two histories."""
     manifest_path = src / MANIFEST
     if not manifest_path.is_file():
         raise BackupError(f"{src} has no {MANIFEST}: not a backup")
     entries = json.loads(manifest_path.read_text())["files"]
     for entry in entries:
+        _checked_path(warehouse, entry["path"])
         path = src / "warehouse" / entry["path"]
         if not path.is_file():
             raise BackupError(f"backup is missing {entry['path']}")
         if _sha256(path) != entry["sha256"]:
             raise BackupError(f"checksum mismatch for {entry['path']}: the backup is damaged")
-    existing = finished_files(warehouse) if warehouse.exists() else []
+    root = warehouse.parent
+    existing = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
     if existing and not overwrite:
-        raise BackupError(
-            f"data root {warehouse.parent} already holds {len(existing)} file(s); pass --overwrite to replace"
-        )
+        raise BackupError(f"data root {root} already holds {len(existing)} file(s); pass --overwrite to replace")
     restored, total = [], 0
     for entry in entries:
-        target = warehouse / entry["path"]
+        target = _checked_path(warehouse, entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}{layout.TMP_MARK}restore")
-        shutil.copyfile(src / "warehouse" / entry["path"], tmp)
+        with (src / "warehouse" / entry["path"]).open("rb") as fh, tmp.open("wb") as out:
+            shutil.copyfileobj(fh, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, target)
         restored.append(entry["path"])
         total += entry["bytes"]

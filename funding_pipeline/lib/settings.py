@@ -53,6 +53,8 @@ def load_settings(env: dict[str, str] | None = None, known_exchanges: tuple[str,
     env = dict(os.environ if env is None else env)
     raw_dir = env.get("FUNDING_DATA_DIR", "").strip()
     data_dir = Path(raw_dir).expanduser() if raw_dir else REPO_ROOT / "data"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SettingsError(f"FUNDING_DATA_DIR={str(data_dir)!r} is a file, not a directory")
     raw_replay = env.get("FUNDING_REPLAY_DIR", "").strip()
     replay_dir = Path(raw_replay).expanduser() if raw_replay else BUNDLED_RECORDINGS
     source = _choice(env, "FUNDING_SOURCE", SOURCES, "live")

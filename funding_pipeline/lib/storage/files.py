@@ -174,9 +174,13 @@ class ChunkWriter:
         final_path.parent.mkdir(parents=True, exist_ok=True)
         if final_path.exists():
             raise FileExistsError(f"{final_path} is closed; closed chunks are never rewritten")
+        resuming = self.path.exists()
         self.con = duckdb.connect(str(self.path))
         try:
             self.con.execute("SET TimeZone = 'UTC'")
+            if resuming:  # a chunk opened by older code keeps its version; never relabel it
+                for table in self.TABLES:
+                    check_version(self.con, "main", table, self.path)
             create_tables(self.con, list(self.TABLES))
         except BaseException:
             self.con.close()

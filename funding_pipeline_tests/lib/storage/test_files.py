@@ -156,3 +156,16 @@ def test_chunk_writer_appends_closes_and_never_reopens(tmp_path):
     assert final.exists() and not layout.open_chunk_path(tmp_path, start).exists()
     with pytest.raises(FileExistsError, match="closed chunks are never rewritten"):
         ChunkWriter(final)
+
+
+def test_resuming_an_open_chunk_of_another_schema_version_is_refused(tmp_path):
+    start = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    final = layout.chunk_path(tmp_path, start)
+    ChunkWriter(final).abandon()
+    with duckdb.connect(str(layout.open_chunk_path(tmp_path, start))) as con:
+        con.execute("UPDATE _meta SET schema_version = 0 WHERE table_name = 'market_snapshots'")
+
+    with pytest.raises(SchemaVersionError, match="market_snapshots has schema version 0"):
+        ChunkWriter(final)
+    with duckdb.connect(str(layout.open_chunk_path(tmp_path, start))) as con:  # not relabelled
+        assert con.execute("SELECT schema_version FROM _meta WHERE table_name = 'market_snapshots'").fetchone() == (0,)
