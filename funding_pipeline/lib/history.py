@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,7 @@ import httpx
 import pyarrow as pa
 
 from funding_pipeline.lib import units
+from funding_pipeline.lib.exchanges import all_exchanges
 from funding_pipeline.lib.exchanges.fields import MAX_ABS_RATE_1H
 from funding_pipeline.lib.exchanges.model import Exchange, FundingPrint, HistoryResult
 from funding_pipeline.lib.http.client import VenueHttp
@@ -140,8 +142,9 @@ def prints_table(
             refused.append(f"{where}: interval {p.funding_interval_hours} h")
             continue
         per_hour = units.rate_1h(p.funding_rate, p.funding_interval_hours)
-        if abs(per_hour) > MAX_ABS_RATE_1H:
-            refused.append(f"{where}: rate {p.funding_rate_raw} is beyond {MAX_ABS_RATE_1H}/h")
+        cap = rate_cap(p.exchange)
+        if abs(per_hour) > cap:
+            refused.append(f"{where}: rate {p.funding_rate_raw} is beyond the venue cap of {cap}/h")
             continue
         try:
             base = normalize(p.exchange, p.symbol).base_asset
@@ -267,7 +270,7 @@ def derived_prints(warehouse: Path, exchange_id: str, day: date) -> pa.Table:
             SOURCE_SNAPSHOTS,
             start.timestamp(),
             end.timestamp(),
-            float(MAX_ABS_RATE_1H),
+            float(rate_cap(exchange_id)),
         ]
         table = con.execute(SNAPSHOT_PRINTS_SQL, params).to_arrow_table()
     finally:
@@ -311,14 +314,26 @@ def duplicate_prints(con: duckdb.DuckDBPyConnection, start: datetime, end: datet
     return [[str(v) for v in r] for r in rows]
 
 
-def rates_beyond_cap(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[list[str]]:
-    rows = con.execute(
-        "SELECT exchange, symbol, funding_time, funding_rate_1h FROM funding_rate_history "
-        "WHERE funding_time >= to_timestamp(?) AND funding_time < to_timestamp(?) "
-        "AND NOT (abs(funding_rate_1h) <= ? AND funding_interval_hours > 0) ORDER BY 1, 2, 3 LIMIT 10",
-        [start.timestamp(), end.timestamp(), float(MAX_ABS_RATE_1H)],
-    ).fetchall()
-    return [[str(v) for v in r] for r in rows]
+def rate_cap(exchange_id: str) -> Decimal:
+    """The per-hour bound a settled print of this venue must respect."""
+    venue = all_exchanges()[exchange_id].venue
+    return venue.rate_cap_1h if venue.rate_cap_1h is not None else MAX_ABS_RATE_1H
+
+
+def rates_beyond_cap(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, venues: list[str]
+) -> list[list[str]]:
+    """Prints of `venues` beyond their venue's cap or with a non-positive interval (first 10)."""
+    out: list[list[str]] = []
+    for venue in venues:
+        rows = con.execute(
+            "SELECT exchange, symbol, funding_time, funding_rate_1h FROM funding_rate_history "
+            "WHERE exchange = ? AND funding_time >= to_timestamp(?) AND funding_time < to_timestamp(?) "
+            "AND NOT (abs(funding_rate_1h) <= ? AND funding_interval_hours > 0) ORDER BY 2, 3 LIMIT 10",
+            [venue, start.timestamp(), end.timestamp(), float(rate_cap(venue))],
+        ).fetchall()
+        out += [[str(v) for v in r] for r in rows]
+    return out[:10]
 
 
 def gaps(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> dict[str, dict[str, int]]:

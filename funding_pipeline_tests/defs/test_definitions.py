@@ -25,6 +25,7 @@ def test_every_asset_has_description_owner_kinds_and_columns(definitions):
         assert spec.owners, key
         assert spec.metadata.get("dagster/column_schema") is not None, key
         assert any(tag.startswith("dagster/kind/") for tag in spec.tags), key
+        assert spec.freshness_policy is not None, key
 
 
 def test_ingest_assets_partitioned_hourly_with_open_hour(definitions):

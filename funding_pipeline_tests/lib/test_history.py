@@ -1,6 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -57,7 +58,36 @@ def test_prints_table_normalizes_converts_and_refuses():
         }
     ]
     assert len(refused) == 2
-    assert "beyond 0.05/h" in refused[0] and "interval 0 h" in refused[1]
+    assert "beyond the venue cap of 0.04/h" in refused[0] and "interval 0 h" in refused[1]
+
+
+def test_each_venue_is_held_to_its_own_cap():
+    # 4.5 %/h: beyond Hyperliquid's published 4 %/h cap, within the sane 5 %/h of venues without one.
+    prints = [_print("BTC", START + H, "0.045"), _print("BTC-USDT-SWAP", START + H, "0.045", exchange="okx")]
+
+    rows, refused = history.prints_table(prints, START, START + timedelta(days=1))
+
+    assert [(r["exchange"], r["funding_rate_1h"]) for r in rows.to_pylist()] == [("okx", 0.045)]
+    assert refused == [f"hyperliquid BTC@{(START + H).isoformat()}: rate 0.045 is beyond the venue cap of 0.04/h"]
+    assert (history.rate_cap("xyz"), history.rate_cap("okx")) == (Decimal("0.04"), Decimal("0.05"))
+
+
+def test_the_cap_check_reads_each_venue_against_its_cap(tmp_path):
+    rows = pa.table(
+        {
+            "funding_time": [START + H, START + H],
+            "exchange": ["hyperliquid", "okx"],
+            "symbol": ["BTC", "BTC-USDT-SWAP"],
+            "funding_rate_1h": [0.045, 0.045],
+            "funding_interval_hours": [1.0, 1.0],
+        }
+    )
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("CREATE TABLE funding_rate_history AS SELECT * FROM rows")
+        bad = history.rates_beyond_cap(con, START, START + timedelta(days=1), ["hyperliquid", "okx"])
+
+    assert bad == [["hyperliquid", "BTC", str(START + H), "0.045"]]
 
 
 def test_a_rerun_of_a_day_replaces_it_and_keeps_the_other_days(tmp_path):

@@ -33,6 +33,7 @@ def partition_days_and_venues(keys: list[str]) -> list[tuple[date, str]]:
     owners=OWNERS,
     kinds={"duckdb", "python"},
     metadata=column_schema("funding_rate_history"),
+    freshness_policy=DAILY,
 )
 def funding_rate_history(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Settled funding prints of one venue and UTC day, every page of the venue's history endpoint

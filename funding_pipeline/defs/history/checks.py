@@ -5,7 +5,6 @@ import dagster as dg
 from funding_pipeline.defs.history.assets import partition_days_and_venues
 from funding_pipeline.defs.metadata import settings
 from funding_pipeline.lib import candles, history, moving_averages
-from funding_pipeline.lib.exchanges.fields import MAX_ABS_RATE_1H
 from funding_pipeline.warehouse import connect_files
 
 NO_DUPLICATE_PRINTS = "no_duplicate_prints"
@@ -38,12 +37,14 @@ def no_duplicate_prints(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
 
 @dg.asset_check(asset="funding_rate_history", name=RATES_WITHIN_CAP, blocking=True)
 def rates_within_cap(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    """Every stored per-hour rate is within the venue cap (|rate_1h| <= 0.05) with a positive interval."""
+    """Every stored per-hour rate is within its venue's cap (4 %/h on Hyperliquid's dexes, else
+    the sane cap of 5 %/h) with a positive interval."""
     warehouse, venues, start, end = _history_scope(context)
     with history.history_connection(warehouse, venues, start, end) as con:
-        bad = history.rates_beyond_cap(con, start, end)
+        bad = history.rates_beyond_cap(con, start, end, venues)
+    caps = {v: float(history.rate_cap(v)) for v in venues}
     return dg.AssetCheckResult(
-        passed=not bad, metadata={"cap_per_hour": float(MAX_ABS_RATE_1H), "examples": dg.MetadataValue.json(bad)}
+        passed=not bad, metadata={"cap_per_hour": dg.MetadataValue.json(caps), "examples": dg.MetadataValue.json(bad)}
     )
 
 

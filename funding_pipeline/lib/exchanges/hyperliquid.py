@@ -55,6 +55,7 @@ VENUE = Venue(
     # 1200 weight/min per IP; fundingHistory weighs 20 + 1 per 20 rows. A poll is one request,
     # so this only paces history: <= 30 requests/min.
     min_interval_s=2.0,
+    rate_cap_1h=Decimal("0.04"),  # "funding is capped at 4 %/hour" (docs: trading/funding); HIP-3 dexes too
 )
 
 # HIP-3 venue id -> dex name in the request body (the previous system's tracker ids).

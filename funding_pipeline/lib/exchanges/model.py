@@ -37,6 +37,9 @@ class Venue:
     timeout_s: float = 8.0
     max_concurrency: int = 4  # parallel requests for venues that need one call per market
     min_interval_s: float = 0.0  # pacing between request starts
+    # The venue's own bound on the per-hour rate where it publishes one venue-wide; None = the
+    # project's sane cap (fields.MAX_ABS_RATE_1H). Per-market caps are not modelled.
+    rate_cap_1h: Decimal | None = None
 
 
 class ParseError(Exception):
