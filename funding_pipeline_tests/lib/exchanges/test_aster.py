@@ -7,6 +7,7 @@ import pytest
 
 from funding_pipeline.lib.exchanges import aster, binance
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -48,6 +49,20 @@ def test_negative_rate_on_a_4h_market():
     assert zora.funding_interval_hours == Decimal(4)  # fundingInfo docs example
     assert zora.interval_source is IntervalSource.MARKET_FIELD
     assert zora.volume_24h_usd is None  # not in the ticker example
+
+
+def test_multiplier_market_keeps_the_venue_unit():
+    result = parse(load("aster", "fapi_v3_premiumIndex.all_symbols.edited_multiplier_ccxt_comment_example.json"))
+
+    pepe = {r.symbol: r for r in result.rows}["1000PEPEUSDT"]  # prices are per 1000 PEPE
+    assert pepe.mark_price == Decimal("0.00594957")
+    assert pepe.index_price == Decimal("0.00594801")
+    assert pepe.funding_rate == Decimal("0.00010000")
+    # Not in fundingInfo: the 8 h default.
+    assert (pepe.funding_interval_hours, pepe.interval_source) == (Decimal(8), IntervalSource.FIXED)
+    assert pepe.next_funding_at == datetime(2025, 6, 17, 8, tzinfo=UTC)  # 1750147200000 ms
+    assert normalize(pepe.exchange, pepe.symbol, pepe.base_hint) == ("PEPE", Decimal(1000))
+    assert pepe.mark_price / 1000 == Decimal("0.00000594957")  # price of one PEPE
 
 
 def test_settled_market_skipped_bad_market_rejected():

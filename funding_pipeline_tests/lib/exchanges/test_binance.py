@@ -7,6 +7,7 @@ import pytest
 from funding_pipeline.lib.exchanges import binance
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -50,6 +51,7 @@ def test_capture_negative_rates_multiplier_and_listed_intervals():
     shib = rows["1000SHIBUSDT"]  # price of 1000 SHIB, kept as the venue quotes it
     assert shib.mark_price == Decimal("0.02495400")
     assert shib.funding_rate == Decimal("0.00010000")
+    assert normalize(shib.exchange, shib.symbol, shib.base_hint) == ("SHIB", Decimal(1000))
     assert rows["WAXPUSDT"].funding_rate == Decimal("-0.00003174")
     assert rows["ENAUSDT"].funding_rate == Decimal("-0.00034169")
     assert rows["ENAUSDT"].index_price == Decimal("0.65004556")
