@@ -196,9 +196,13 @@ def assign_intervals(
     return settled_prints(ctx, symbol, settlements, fallback, start, end, max_hours=MAX_INTERVAL_H)
 
 
+def _oi_ctx(venue: Venue, symbol: str) -> Ctx:
+    return Ctx(venue.id, OI_ENDPOINT, f"$[symbol={symbol}]")
+
+
 def parse_open_interest(payload: Any, symbol: str, *, venue: Venue = VENUE) -> Decimal:
     """`{symbol, openInterest, time}` of one symbol: its open interest in base units."""
-    ctx = Ctx(venue.id, OI_ENDPOINT, f"$[symbol={symbol}]")
+    ctx = _oi_ctx(venue, symbol)
     entry = req_dict(payload, ctx)
     if entry.get("symbol") != symbol:
         raise ctx.at("symbol").error(entry.get("symbol"), f"answer is not for {symbol}")
@@ -262,9 +266,7 @@ class OpenInterestRotation:
             except ParseError as exc:
                 failed.append(exc)
             except TransportError as exc:
-                failed.append(
-                    Ctx(venue.id, OI_ENDPOINT, f"$[symbol={symbol}]").error(None, f"{type(exc).__name__}: {exc}")
-                )
+                failed.append(_oi_ctx(venue, symbol).error(None, f"{type(exc).__name__}: {exc}"))
                 stop = stop or (isinstance(exc, HttpStatusError) and exc.status in RATE_LIMITED)
 
         budget = max(0.0, http.deadline - http.clock() - OI_MARGIN_S)

@@ -61,8 +61,9 @@ def test_multiplier_market_keeps_the_venue_unit():
     # Not in fundingInfo: the 8 h default.
     assert (pepe.funding_interval_hours, pepe.interval_source) == (Decimal(8), IntervalSource.FIXED)
     assert pepe.next_funding_at == datetime(2025, 6, 17, 8, tzinfo=UTC)  # 1750147200000 ms
-    assert normalize(pepe.exchange, pepe.symbol, pepe.base_hint) == ("PEPE", Decimal(1000))
-    assert pepe.mark_price / 1000 == Decimal("0.00000594957")  # price of one PEPE
+    base, multiplier = normalize(pepe.exchange, pepe.symbol, pepe.base_hint)
+    assert (base, multiplier) == ("PEPE", Decimal(1000))
+    assert pepe.mark_price / multiplier == Decimal("0.00000594957")  # price of one PEPE
 
 
 def test_settled_market_skipped_bad_market_rejected():

@@ -57,8 +57,9 @@ def test_edge_cases_multiplier_delisted_missing_volume():
     assert kpepe.funding_rate == Decimal("0.0000125")
     assert kpepe.open_interest_base == Decimal("1882.55")  # kPEPE
     assert kpepe.open_interest_usd == Decimal("11377.379180")  # 1882.55 * 6.0436
-    assert normalize("hyperliquid", kpepe.symbol, kpepe.base_hint) == ("PEPE", Decimal(1000))
-    assert kpepe.mark_price / 1000 == Decimal("0.0060436")  # price of one PEPE (tokens.price_usd)
+    base, multiplier = normalize(kpepe.exchange, kpepe.symbol, kpepe.base_hint)
+    assert (base, multiplier) == ("PEPE", Decimal(1000))
+    assert kpepe.mark_price / multiplier == Decimal("0.0060436")  # price of one PEPE, as tokens.price_usd
 
 
 def test_hip3_venue_keeps_its_own_id():
