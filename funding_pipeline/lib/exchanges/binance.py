@@ -219,6 +219,10 @@ class OpenInterestSource:
     route: str  # e.g. "/fapi/v1/openInterest"
     per_slot: int
 
+    def __post_init__(self):
+        if self.per_slot < 1:
+            raise ValueError(f"open interest needs at least one call per slot, got {self.per_slot}")
+
 
 def oi_calls_per_slot(weight_per_min: int, bulk_weight: int, oi_weight: int = 1) -> int:
     """Calls per slot that keep a whole poll within a quarter of the venue's weight per minute.
