@@ -6,9 +6,10 @@ history GET /fapi/v3/fundingRate (ascending, <=1000 per page). Parsing, skip rul
 are Binance's (`binance.py`); see that module for the fields.
 Rate: `lastFundingRate`, decimal per the symbol's interval. Interval: `fundingIntervalHours` from
 fundingInfo (MARKET_FIELD); a symbol missing from it gets the Binance 8 h default (FIXED).
-Open interest: none. Aster documents no open-interest endpoint, all-market or per-symbol.
+Open interest: GET /fapi/v1/openInterest?symbol= (the Binance route; undocumented by Aster, called
+per symbol by the previous system), a rotating share of symbols per slot as for Binance.
 Timestamps: int ms. Symbols: BTCUSDT, ZORAUSDT.
-Fixtures: fixtures/aster/fapi_v3_*.json
+Fixtures: fixtures/aster/fapi_v3_*.json, fapi_v1_openInterest.*.json
 """
 
 from funding_pipeline.lib.exchanges import binance
@@ -20,9 +21,11 @@ VENUE = Venue(
     doc_url="https://github.com/asterdex/api-docs",
     interval_hours=None,  # 8 h / 4 h / 1 h per symbol in fundingInfo
     rate_unit=RateUnit.DECIMAL,
-    oi_unit="base",  # not collected: no open-interest endpoint
+    oi_unit="base",  # per-symbol openInterest, a rotating share per slot
     symbol_style="BTCUSDT",
 )
 API = "/fapi/v3"
+# 2400 weight/min (exchangeInfo rateLimits); premiumIndex 1 + fundingInfo 1 + ticker/24hr 40 per poll.
+OPEN_INTEREST = binance.OpenInterestSource("/fapi/v1/openInterest", binance.oi_calls_per_slot(2400, bulk_weight=42))
 
-EXCHANGES = (Exchange(VENUE, binance.poller(VENUE, API), binance.historian(VENUE, API, pause_s=0.1)),)
+EXCHANGES = (Exchange(VENUE, binance.poller(VENUE, API, OPEN_INTEREST), binance.historian(VENUE, API, pause_s=0.1)),)

@@ -5,20 +5,23 @@ Endpoints (one call each for all markets, joined on `symbol`):
   GET /fapi/v1/premiumIndex  markPrice, indexPrice, lastFundingRate, nextFundingTime
   GET /fapi/v1/fundingInfo   fundingIntervalHours, listed only for symbols Binance adjusted
   GET /fapi/v1/ticker/24hr   quoteVolume (quote asset, USDT/USDC, taken as USD)
+  GET /fapi/v1/openInterest?symbol=  openInterest (base units), one symbol per call: each slot
+    asks a rotating share of the perpetuals (`OpenInterestRotation`), rows carry the latest answer
 History: GET /fapi/v1/fundingRate?symbol&startTime&endTime&limit<=1000, ascending, forward cursor.
 Rate: `lastFundingRate`, decimal per the symbol's interval (the estimate settling at nextFundingTime).
 Interval: `fundingIntervalHours` for symbols listed in fundingInfo (MARKET_FIELD); symbols absent
 from it use Binance's documented 8 h default (FIXED).
-Open interest: not collected. `/fapi/v1/openInterest` takes one symbol per call (~500 calls every
-15 s) and Binance has no all-symbol open-interest endpoint.
+Open interest: no all-symbol endpoint, so per symbol, sized to a quarter of the 2400 weight/min;
+an answer older than `OI_MAX_AGE`, or none yet, leaves the row's OI empty.
 Timestamps: int ms. Symbols: BTCUSDT, 1000SHIBUSDT, BTCUSDC; dated futures (BTCUSDT_250328,
 nextFundingTime 0) and markets not quoted in USDT/USDC (BNBBTC) are skipped.
-Fixtures: fixtures/binance/fapi_v1_{premiumIndex,fundingInfo,ticker_24hr,fundingRate}.*.json
+Fixtures: fixtures/binance/fapi_v1_{premiumIndex,fundingInfo,ticker_24hr,fundingRate,openInterest}.*.json
 """
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +49,8 @@ from funding_pipeline.lib.exchanges.model import (
     RateUnit,
     Venue,
 )
+from funding_pipeline.lib.http.errors import HttpStatusError, TransportError
+from funding_pipeline.lib.polling import SLOT_SECONDS
 
 VENUE = Venue(
     id="binance",
@@ -53,7 +58,7 @@ VENUE = Venue(
     doc_url="https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api",
     interval_hours=None,  # 8 h default, 4 h / 1 h per symbol in fundingInfo
     rate_unit=RateUnit.DECIMAL,
-    oi_unit="base",  # per-symbol openInterest only: not collected
+    oi_unit="base",  # per-symbol openInterest, a rotating share per slot
     symbol_style="BTCUSDT, 1000SHIBUSDT, BTCUSDC",
 )
 
@@ -63,6 +68,10 @@ USD_QUOTES = ("USDT", "USDC", "USD")
 PAGE_LIMIT = 1000
 MAX_PAGES = 500  # per symbol: 500k prints, far beyond any history; stops a runaway cursor
 HISTORY_PAUSE_S = 0.6  # fundingRate + fundingInfo share 500 requests / 5 min / IP
+OI_ENDPOINT = "openInterest"
+OI_MAX_AGE = timedelta(minutes=5)  # an older answer is not attached: the row's OI stays empty
+OI_MARGIN_S = 2.0  # open-interest calls stop this long before the slot deadline, so rows still arrive
+RATE_LIMITED = (418, 429)  # the venue asks for a pause: no more open-interest calls this slot
 
 
 def is_perpetual(entry: dict) -> bool:
@@ -71,6 +80,12 @@ def is_perpetual(entry: dict) -> bool:
     if "_" in symbol or entry.get("nextFundingTime") in (0, "0") or entry.get("lastFundingRate") == "":
         return False
     return symbol.endswith(USD_QUOTES)
+
+
+def perpetual_symbols(payload: Any, *, venue: Venue = VENUE) -> list[str]:
+    """Sorted symbols of the USD-quoted perpetuals in a premiumIndex answer."""
+    listed = req_list(payload, Ctx(venue.id, "premiumIndex"))
+    return sorted(e["symbol"] for e in listed if isinstance(e, dict) and is_perpetual(e))
 
 
 def parse_funding_info(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decimal | ParseError]:
@@ -120,10 +135,13 @@ def parse_premium_index(
     observed_at: datetime,
     intervals: Mapping[str, Decimal | ParseError],
     volumes: Mapping[str, Decimal | ParseError | None],
+    open_interest: Mapping[str, Decimal] | None = None,
     venue: Venue = VENUE,
 ) -> ParseResult:
-    """One row per USD-quoted perpetual; `intervals` and `volumes` come from the two parsers above."""
+    """One row per USD-quoted perpetual; `intervals` and `volumes` come from the two parsers above,
+    `open_interest` (base units per symbol) from `OpenInterestRotation.current`."""
     ctx = Ctx(venue.id, "premiumIndex")
+    oi = open_interest or {}
 
     def parse_one(item: Any, at: Ctx):
         entry = req_dict(item, at)
@@ -144,6 +162,7 @@ def parse_premium_index(
             rate_raw=entry["lastFundingRate"],
             interval_hours=interval,
             interval_source=source,
+            open_interest_base=oi.get(symbol),
             volume_24h_usd=volume,
             next_funding_at=opt_time(entry, "nextFundingTime", at, units.ms_to_utc),
         )
@@ -177,8 +196,97 @@ def assign_intervals(
     return settled_prints(ctx, symbol, settlements, fallback, start, end, max_hours=MAX_INTERVAL_H)
 
 
-def poller(venue: Venue, api: str):
-    """`poll` for a Binance-dialect venue whose routes live under `api` (e.g. "/fapi/v1")."""
+def _oi_ctx(venue: Venue, symbol: str) -> Ctx:
+    return Ctx(venue.id, OI_ENDPOINT, f"$[symbol={symbol}]")
+
+
+def parse_open_interest(payload: Any, symbol: str, *, venue: Venue = VENUE) -> Decimal:
+    """`{symbol, openInterest, time}` of one symbol: its open interest in base units."""
+    ctx = _oi_ctx(venue, symbol)
+    entry = req_dict(payload, ctx)
+    if entry.get("symbol") != symbol:
+        raise ctx.at("symbol").error(entry.get("symbol"), f"answer is not for {symbol}")
+    value = req_decimal(entry, "openInterest", ctx)
+    if value < 0:
+        raise ctx.at("openInterest").error(entry["openInterest"], "open interest must not be negative")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterestSource:
+    """A per-symbol open-interest route and how many symbols one slot may ask."""
+
+    route: str  # e.g. "/fapi/v1/openInterest"
+    per_slot: int
+
+    def __post_init__(self):
+        if self.per_slot < 1:
+            raise ValueError(f"open interest needs at least one call per slot, got {self.per_slot}")
+
+
+def oi_calls_per_slot(weight_per_min: int, bulk_weight: int, oi_weight: int = 1) -> int:
+    """Calls per slot that keep a whole poll within a quarter of the venue's weight per minute.
+
+    The other three quarters stay for history back-fills, retries and other clients of the IP.
+    """
+    return (weight_per_min // 4 // (60 // SLOT_SECONDS) - bulk_weight) // oi_weight
+
+
+class OpenInterestRotation:
+    """Latest per-symbol answers of one venue within the run; each slot asks the next share of symbols."""
+
+    def __init__(self, source: OpenInterestSource):
+        self.source = source
+        self.answers: dict[str, tuple[datetime, Decimal]] = {}
+
+    def due(self, symbols: Iterable[str], observed_at: datetime) -> list[str]:
+        """The slot's share: sorted symbols in groups of `per_slot`, group = slot number mod groups.
+
+        Stateless, so a rerun of a slot asks the same symbols; every symbol is asked once per
+        `ceil(len(symbols) / per_slot)` slots.
+        """
+        ordered, size = sorted(set(symbols)), self.source.per_slot
+        if not ordered:
+            return []
+        group = units.utc_to_s(observed_at) // SLOT_SECONDS % -(-len(ordered) // size)
+        return ordered[group * size : (group + 1) * size]
+
+    def current(self, observed_at: datetime) -> dict[str, Decimal]:
+        """Answers at most `OI_MAX_AGE` old at `observed_at`, none from a later slot."""
+        return {s: v for s, (at, v) in self.answers.items() if timedelta(0) <= observed_at - at <= OI_MAX_AGE}
+
+    async def refresh(self, http, venue: Venue, symbols: Iterable[str], observed_at: datetime) -> list[ParseError]:
+        """Ask the slot's share; each failed call comes back as a rejection and keeps the older answer."""
+        failed: list[ParseError] = []
+        stop = False
+
+        async def one(symbol: str) -> None:
+            nonlocal stop
+            if stop:
+                return
+            try:
+                payload = await http.get_json(self.source.route, {"symbol": symbol})
+                self.answers[symbol] = (observed_at, parse_open_interest(payload, symbol, venue=venue))
+            except ParseError as exc:
+                failed.append(exc)
+            except TransportError as exc:
+                failed.append(_oi_ctx(venue, symbol).error(None, f"{type(exc).__name__}: {exc}"))
+                stop = stop or (isinstance(exc, HttpStatusError) and exc.status in RATE_LIMITED)
+
+        budget = max(0.0, http.deadline - http.clock() - OI_MARGIN_S)
+        try:
+            await asyncio.wait_for(http.gather(self.due(symbols, observed_at), one), budget)
+        except TimeoutError:
+            failed.append(Ctx(venue.id, OI_ENDPOINT).error(budget, "open-interest calls cut at the slot budget"))
+        return failed
+
+
+def poller(venue: Venue, api: str, open_interest: OpenInterestSource | None = None):
+    """`poll` for a Binance-dialect venue whose routes live under `api` (e.g. "/fapi/v1").
+
+    With `open_interest`, each poll also asks a rotating share of symbols for their open interest.
+    """
+    rotation = OpenInterestRotation(open_interest) if open_interest else None
 
     async def poll(http, observed_at: datetime) -> ParseResult:
         premium, info, tickers = await asyncio.gather(
@@ -186,13 +294,19 @@ def poller(venue: Venue, api: str):
             http.get_json(f"{api}/fundingInfo"),
             http.get_json(f"{api}/ticker/24hr"),
         )
-        return parse_premium_index(
+        failed: list[ParseError] = []
+        if rotation is not None:
+            failed = await rotation.refresh(http, venue, perpetual_symbols(premium, venue=venue), observed_at)
+        result = parse_premium_index(
             premium,
             observed_at=observed_at,
             intervals=parse_funding_info(info, venue=venue),
             volumes=parse_ticker_24hr(tickers, venue=venue),
+            open_interest=rotation.current(observed_at) if rotation else None,
             venue=venue,
         )
+        result.rejected.extend(failed)
+        return result
 
     return poll
 
@@ -205,8 +319,7 @@ def historian(venue: Venue, api: str, pause_s: float = HISTORY_PAUSE_S):
     ) -> HistoryResult:
         intervals = parse_funding_info(await http.get_json(f"{api}/fundingInfo"), venue=venue)
         if symbols is None:
-            listed = req_list(await http.get_json(f"{api}/premiumIndex"), Ctx(venue.id, "premiumIndex"))
-            symbols = sorted(e["symbol"] for e in listed if isinstance(e, dict) and is_perpetual(e))
+            symbols = perpetual_symbols(await http.get_json(f"{api}/premiumIndex"), venue=venue)
         # One settlement before `start` gives the first print in range its predecessor.
         first_ms = units.utc_to_ms(start) - int(MAX_INTERVAL_H) * 3_600_000
         last_ms = units.utc_to_ms(end) - 1  # endTime is inclusive, `end` is not
@@ -235,4 +348,7 @@ def historian(venue: Venue, api: str, pause_s: float = HISTORY_PAUSE_S):
     return history
 
 
-EXCHANGES = (Exchange(VENUE, poller(VENUE, "/fapi/v1"), historian(VENUE, "/fapi/v1")),)
+# premiumIndex 1 + fundingInfo 0 + ticker/24hr 40 per poll; openInterest weighs 1.
+OPEN_INTEREST = OpenInterestSource("/fapi/v1/openInterest", oi_calls_per_slot(2400, bulk_weight=41))
+
+EXCHANGES = (Exchange(VENUE, poller(VENUE, "/fapi/v1", OPEN_INTEREST), historian(VENUE, "/fapi/v1")),)

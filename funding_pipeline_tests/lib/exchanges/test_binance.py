@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ import pytest
 from funding_pipeline.lib.exchanges import binance
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -50,6 +52,7 @@ def test_capture_negative_rates_multiplier_and_listed_intervals():
     shib = rows["1000SHIBUSDT"]  # price of 1000 SHIB, kept as the venue quotes it
     assert shib.mark_price == Decimal("0.02495400")
     assert shib.funding_rate == Decimal("0.00010000")
+    assert normalize(shib.exchange, shib.symbol, shib.base_hint) == ("SHIB", Decimal(1000))
     assert rows["WAXPUSDT"].funding_rate == Decimal("-0.00003174")
     assert rows["ENAUSDT"].funding_rate == Decimal("-0.00034169")
     assert rows["ENAUSDT"].index_price == Decimal("0.65004556")
@@ -61,13 +64,6 @@ def test_capture_negative_rates_multiplier_and_listed_intervals():
     assert rows["WAXPUSDT"].interval_source is IntervalSource.FIXED
     assert rows["BLZUSDT"].next_funding_at == datetime(2024, 11, 27, 16, tzinfo=UTC)  # 1732723200000
     assert shib.volume_24h_usd is None  # not in the ticker payload
-
-
-def test_open_interest_is_not_collected():
-    # /fapi/v1/openInterest takes one symbol per call; no all-symbol source exists.
-    result = parse(CAPTURE)
-
-    assert {(r.open_interest_base, r.open_interest_usd) for r in result.rows} == {(None, None)}
 
 
 def test_dated_future_and_btc_quoted_market_are_skipped():
@@ -195,3 +191,148 @@ def test_history_pages_forward_until_an_empty_page():
         (20, Decimal("0.00002000"), Decimal(4), IntervalSource.DERIVED),  # 20:00 - 16:00
     ]
     assert {p.symbol for p in result.prints} == {"BTCUSDT"}
+
+
+# --- open interest, per symbol -------------------------------------------------------------
+
+OI = "fapi_v1_openInterest.ccxt_comment_example.json"  # ETHUSDT_230331, openInterest "23581.677"
+OI_ROUTE = "/fapi/v1/openInterest"
+# Perpetuals of the capture, sorted: 1000SHIBUSDT, BLZUSDT, ENAUSDT, GTCUSDT, WAXPUSDT. With two per
+# slot they form 3 groups; slot number = epoch s // 15, and 12:00:15 is slot 119695681, 1 mod 3.
+T0 = OBSERVED  # group 1: ENAUSDT, GTCUSDT
+T1 = datetime(2026, 11, 23, 12, 0, 30, tzinfo=UTC)  # group 2: WAXPUSDT
+T2 = datetime(2026, 11, 23, 12, 0, 45, tzinfo=UTC)  # group 0: 1000SHIBUSDT, BLZUSDT
+
+
+def _oi(symbol: str, value: str = "23581.677") -> Cassette:
+    """The openInterest ccxt example with `symbol` (and `openInterest`, where given) replaced."""
+    answer = {**load("binance", OI), "symbol": symbol, "openInterest": value}
+    return _cassette(f"oi {symbol}", OI_ROUTE, answer, symbol=symbol)
+
+
+def _bulk() -> list[Cassette]:
+    return [
+        _cassette("premium", "/fapi/v1/premiumIndex", load("binance", CAPTURE)),
+        _cassette("info", "/fapi/v1/fundingInfo", load("binance", INFO)),
+        _cassette("ticker", "/fapi/v1/ticker/24hr", load("binance", TICKER)),
+    ]
+
+
+def _poller(per_slot: int = 2, venue=binance.VENUE):
+    """A fresh poll (its own rotation state), as one collection run has."""
+    return binance.poller(venue, "/fapi/v1", binance.OpenInterestSource(OI_ROUTE, per_slot))
+
+
+def _poll(poll, oi: list[Cassette], at: datetime, venue=binance.VENUE):
+    result, requests = replay(venue, _bulk() + oi, lambda http: poll(http, at))
+    return {r.symbol: r for r in result.rows}, result.rejected, requests
+
+
+def test_open_interest_answer_exact_values():
+    assert binance.parse_open_interest(load("binance", OI), "ETHUSDT_230331") == Decimal("23581.677")
+    with pytest.raises(ParseError, match="not for BTCUSDT"):
+        binance.parse_open_interest(load("binance", OI), "BTCUSDT")
+
+
+def test_open_interest_calls_are_sized_to_a_quarter_of_the_weight_limit():
+    # 2400 weight/min / 4 = 600 per minute = 150 per 15 s slot, minus the bulk calls' 41 (1 + 0 + 40).
+    assert binance.OPEN_INTEREST.per_slot == 109
+    # ~530 USD-M perpetuals: 5 groups, so each symbol is asked every 75 s.
+    assert binance.OpenInterestRotation(binance.OPEN_INTEREST).due([f"S{i:03d}" for i in range(530)], T0) == [
+        f"S{i:03d}" for i in range(109, 218)
+    ]  # slot 119695681 mod 5 = 1
+
+
+def test_open_interest_rotates_and_rows_keep_the_latest_answer():
+    poll = _poller()
+    oi = [
+        _oi("ENAUSDT"),
+        _oi("GTCUSDT", "1500000.0"),
+        _oi("WAXPUSDT", "2000000"),
+        _oi("1000SHIBUSDT", "31000000"),
+        _oi("BLZUSDT", "1200"),
+    ]
+
+    first, rejected, requests = _poll(poll, oi, T0)
+
+    assert rejected == [] and requests == 3 + 2  # bulk calls + group 1
+    ena = first["ENAUSDT"]  # negative rate market
+    assert ena.funding_rate == Decimal("-0.00034169")
+    assert ena.open_interest_base == Decimal("23581.677")
+    assert ena.open_interest_usd == Decimal("15307.01392618125")  # 23581.677 * 0.64910625
+    assert first["GTCUSDT"].open_interest_usd == Decimal("1347250.065")  # 1500000.0 * 0.89816671
+    # Not asked yet: no open interest rather than a guess.
+    assert [first[s].open_interest_base for s in ("WAXPUSDT", "1000SHIBUSDT", "BLZUSDT")] == [None] * 3
+
+    second, _, requests = _poll(poll, oi, T1)
+    assert requests == 3 + 1
+    assert second["WAXPUSDT"].open_interest_usd == Decimal("103987.88")  # 2000000 * 0.05199394
+    assert second["ENAUSDT"].open_interest_base == Decimal("23581.677")  # answered 15 s earlier
+
+    third, _, _ = _poll(poll, oi, T2)
+    shib = third["1000SHIBUSDT"]  # multiplier market: OI counts 1000-SHIB contracts, like the price
+    assert shib.open_interest_base == Decimal("31000000")
+    assert shib.open_interest_usd == Decimal("773574")  # 31000000 * 0.02495400
+    assert third["BLZUSDT"].open_interest_usd == Decimal("165.381156")  # 1200 * 0.13781763
+    assert all(r.open_interest_base is not None for r in third.values())
+
+    # Group 1 again 45 s later: the newer answer replaces the older one.
+    fourth, _, _ = _poll(poll, [_oi("ENAUSDT", "24000.5"), _oi("GTCUSDT")], datetime(2026, 11, 23, 12, 1, tzinfo=UTC))
+    assert fourth["ENAUSDT"].open_interest_usd == Decimal("15578.874553125")  # 24000.5 * 0.64910625
+
+
+def test_open_interest_older_than_the_maximum_age_is_dropped():
+    poll = _poller()
+    _poll(poll, [_oi("ENAUSDT"), _oi("GTCUSDT")], T0)
+
+    # 12:05:00 and 12:05:45 ask group 2 (WAXPUSDT): ENAUSDT's answer is 4:45, then 5:30 old.
+    at_445, _, _ = _poll(poll, [_oi("WAXPUSDT")], datetime(2026, 11, 23, 12, 5, tzinfo=UTC))
+    at_530, _, _ = _poll(poll, [_oi("WAXPUSDT")], datetime(2026, 11, 23, 12, 5, 45, tzinfo=UTC))
+
+    assert at_445["ENAUSDT"].open_interest_base == Decimal("23581.677")
+    assert at_530["ENAUSDT"].open_interest_base is None
+    assert at_530["WAXPUSDT"].open_interest_base == Decimal("23581.677")
+
+
+def test_failed_open_interest_call_keeps_the_poll_and_the_older_answer():
+    poll = _poller()
+    _poll(poll, [_oi("ENAUSDT"), _oi("GTCUSDT")], T0)
+    refused = cassette(
+        binance.VENUE.base_url + OI_ROUTE,
+        params={"symbol": "ENAUSDT"},
+        status=400,
+        content=b'{"code":-1121,"msg":"Invalid symbol."}',
+    )
+
+    # 12:01:00 asks group 1 again: ENAUSDT is refused, GTCUSDT answers garbage.
+    rows, rejected, _ = _poll(poll, [refused, _oi("GTCUSDT", "abc")], datetime(2026, 11, 23, 12, 1, tzinfo=UTC))
+
+    assert len(rows) == 5  # every market kept
+    assert rows["ENAUSDT"].open_interest_base == Decimal("23581.677")  # the 12:00:15 answer
+    assert rows["GTCUSDT"].open_interest_base == Decimal("23581.677")
+    assert sorted((e.endpoint, e.path) for e in rejected) == [
+        ("openInterest", "$[symbol=ENAUSDT]"),
+        ("openInterest", "$[symbol=GTCUSDT].openInterest"),
+    ]
+    assert "HTTP 400" in next(e.reason for e in rejected if e.path == "$[symbol=ENAUSDT]")
+
+
+def test_rate_limit_answer_stops_the_slot_open_interest_calls():
+    venue = dataclasses.replace(binance.VENUE, max_concurrency=1)  # one call at a time: a fixed order
+    limited = cassette(binance.VENUE.base_url + OI_ROUTE, status=429, content=b'{"code":-1003}')
+
+    rows, rejected, requests = _poll(_poller(per_slot=5, venue=venue), [limited], T0, venue)
+
+    assert requests == 3 + 3  # 1000SHIBUSDT asked (3 attempts of a retryable 429), the other four not
+    assert [e.path for e in rejected] == ["$[symbol=1000SHIBUSDT]"]
+    assert {r.open_interest_base for r in rows.values()} == {None}
+
+
+def test_open_interest_calls_stop_at_the_slot_budget(monkeypatch):
+    monkeypatch.setattr(binance, "OI_MARGIN_S", 60.0)  # more than the slot has left: no time for them
+
+    rows, rejected, requests = _poll(_poller(), [_oi("ENAUSDT"), _oi("GTCUSDT")], T0)
+
+    assert requests == 3 and len(rows) == 5
+    (error,) = rejected
+    assert "slot budget" in error.reason

@@ -7,6 +7,7 @@ import pytest
 from funding_pipeline.lib.exchanges import bybit
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -63,6 +64,7 @@ def test_multiplier_4h_negative_rate_and_skips():
     assert pepe.open_interest_usd == Decimal("925578384.93")  # openInterestValue, taken as sent
     assert pepe.open_interest_base == Decimal("48069.549")
     assert pepe.base_hint == "1000PEPE"
+    assert normalize(pepe.exchange, pepe.symbol, pepe.base_hint) == ("PEPE", Decimal(1000))
     # BTC-26DEC25 is LinearFutures; BIOUSDT is not in the Trading instrument list.
     assert result.skipped == 2
     assert result.rejected == []

@@ -7,6 +7,7 @@ import pytest
 from funding_pipeline.lib.exchanges import edgex
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -56,6 +57,7 @@ def test_hourly_contract_and_multiplier_contract():
     assert pepe.open_interest_usd == Decimal("120002.677")
     assert pepe.funding_interval_hours == Decimal(4)
     assert pepe.volume_24h_usd is None  # `value` absent
+    assert normalize(pepe.exchange, pepe.symbol, pepe.base_hint) == ("PEPE", Decimal(1000))
 
 
 def test_bad_ticker_field_rejected_others_kept():

@@ -6,6 +6,7 @@ import pytest
 
 from funding_pipeline.lib.exchanges import extended
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -46,6 +47,7 @@ def test_multiplier_market_negative_rate_and_delisted_skip():
     assert result.skipped == 1  # ETH-USD: status DELISTED, active false
     pepe = result.rows[1]
     assert pepe.base_hint == "1000PEPE"
+    assert normalize(pepe.exchange, pepe.symbol, pepe.base_hint) == ("PEPE", Decimal(1000))
     assert pepe.funding_rate == Decimal("-0.000045")
     assert pepe.funding_rate_raw == "-0.000045"
     assert pepe.mark_price == Decimal("0.005944359493")

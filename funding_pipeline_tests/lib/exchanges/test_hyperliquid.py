@@ -4,9 +4,11 @@ from decimal import Decimal
 
 import pytest
 
+from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges import hyperliquid
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette, ReplayTransport
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -50,7 +52,14 @@ def test_edge_cases_multiplier_delisted_missing_volume():
     assert [r.symbol for r in result.rows] == ["BTC", "kPEPE"]
     assert result.skipped == 1  # HPOS is delisted
     assert result.rows[0].volume_24h_usd is None
-    assert result.rows[1].mark_price == Decimal("6.0436")
+    kpepe = result.rows[1]  # one kPEPE is 1000 PEPE: price and OI count kPEPE units
+    assert kpepe.mark_price == Decimal("6.0436")
+    assert kpepe.funding_rate == Decimal("0.0000125")
+    assert kpepe.open_interest_base == Decimal("1882.55")  # kPEPE
+    assert kpepe.open_interest_usd == Decimal("11377.379180")  # 1882.55 * 6.0436
+    base, multiplier = normalize(kpepe.exchange, kpepe.symbol, kpepe.base_hint)
+    assert (base, multiplier) == ("PEPE", Decimal(1000))
+    assert kpepe.mark_price / multiplier == Decimal("0.0060436")  # price of one PEPE, as tokens.price_usd
 
 
 def test_hip3_venue_keeps_its_own_id():
@@ -108,6 +117,54 @@ def _history(venue_id, cassettes, start, end, symbols=None):
         exchange.venue, cassettes, lambda http: exchange.history(http, start, end, symbols), transport=transport
     )
     return result, transport.bodies
+
+
+# --- HIP-3 dexes ---------------------------------------------------------------------------
+
+# venue id, dex, (market 0, its base), (market 1, its base); every edited_hip3_* fixture carries
+# the docs example's contexts, with market 1's rate edited to -0.0000886 (fixture README).
+HIP3 = [
+    ("hyena", "hyna", ("hyna:BTC", "BTC"), ("hyna:ETH", "ETH")),
+    ("xyz", "xyz", ("xyz:XYZ100", "XYZ100"), ("xyz:AAPL", "AAPL")),
+    ("felix", "flx", ("flx:CRCL", "CRCL"), ("flx:TSLA", "TSLA")),
+    ("ventuals", "vntl", ("vntl:SPACEX", "SPACEX"), ("vntl:OPENAI", "OPENAI")),
+    ("kinetiq", "km", ("km:US500", "US500"), ("km:USTECH", "USTECH")),
+]
+
+
+@pytest.mark.parametrize(("venue_id", "dex", "first", "second"), HIP3)
+def test_hip3_poll_sends_the_dex_and_parses_exact_values(venue_id, dex, first, second):
+    exchange = {e.venue.id: e for e in hyperliquid.EXCHANGES}[venue_id]
+    meta = load("hyperliquid", f"info_metaAndAssetCtxs.edited_hip3_{dex}.json")
+    cassettes = [_page("meta", {"type": "metaAndAssetCtxs", "dex": dex}, meta)]
+    transport = _Recording(cassettes)
+
+    poll = exchange.poll
+    result, requests = replay(exchange.venue, cassettes, lambda http: poll(http, OBSERVED), transport=transport)
+
+    assert requests == 1
+    assert transport.bodies == [{"type": "metaAndAssetCtxs", "dex": dex}]
+    assert result.rejected == [] and result.skipped == 0
+    a, b = result.rows[:2]
+    assert [r.symbol for r in result.rows[:2]] == [first[0], second[0]]
+    assert {r.exchange for r in result.rows} == {venue_id}
+    assert normalize(venue_id, a.symbol, a.base_hint) == (first[1], Decimal(1))
+    assert normalize(venue_id, b.symbol, b.base_hint) == (second[1], Decimal(1))
+    assert (a.mark_price, a.index_price) == (Decimal("14.3161"), Decimal("14.32"))
+    assert (b.mark_price, b.index_price) == (Decimal("6.0436"), Decimal("6.0457"))
+    assert (a.funding_rate, b.funding_rate) == (Decimal("0.0000125"), Decimal("-0.0000886"))
+    for row in (a, b):
+        assert (row.funding_interval_hours, row.interval_source) == (Decimal(1), IntervalSource.FIXED)
+        assert row.next_funding_at == datetime(2026, 11, 23, 13, tzinfo=UTC)  # next full hour after 12:00:15
+    # Hourly rates: funding_rate_1h is the rate itself, funding_apr = rate * 8760.
+    assert units.rate_1h(a.funding_rate, a.funding_interval_hours) == Decimal("0.0000125")
+    assert units.apr(units.rate_1h(a.funding_rate, a.funding_interval_hours)) == Decimal("0.1095")
+    assert units.rate_1h(b.funding_rate, b.funding_interval_hours) == Decimal("-0.0000886")
+    assert units.apr(units.rate_1h(b.funding_rate, b.funding_interval_hours)) == Decimal("-0.776136")
+    # OI in base coins, USD at the mark: 688.11 * 14.3161 and 1882.55 * 6.0436.
+    assert (a.open_interest_base, a.open_interest_usd) == (Decimal("688.11"), Decimal("9851.051571"))
+    assert (b.open_interest_base, b.open_interest_usd) == (Decimal("1882.55"), Decimal("11377.379180"))
+    assert (a.volume_24h_usd, b.volume_24h_usd) == (Decimal("1169046.29406"), Decimal("1426126.295175"))
 
 
 def test_history_page_8h_era_exact_values():

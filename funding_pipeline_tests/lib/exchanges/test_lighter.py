@@ -6,6 +6,7 @@ import pytest
 from funding_pipeline.lib.exchanges import lighter
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError, RateUnit
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import FIXTURES, load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -59,6 +60,7 @@ def test_multiplier_market_keeps_its_own_units_and_optional_fields_absent():
     assert pepe.mark_price == Decimal("0.006532")  # price of 1000 PEPE
     assert pepe.open_interest_base == Decimal("2140551204.0")  # in 1000PEPE units
     assert pepe.open_interest_usd == Decimal("13982080.464528")  # 2140551204.0 * 0.006532
+    assert normalize(pepe.exchange, pepe.symbol, pepe.base_hint) == ("PEPE", Decimal(1000))
     assert pepe.index_price is None
     assert pepe.volume_24h_usd is None
 

@@ -7,6 +7,7 @@ import pytest
 from funding_pipeline.lib.exchanges import orderly
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -64,6 +65,7 @@ def test_multiplier_market_kept_verbatim_4h_without_volume():
     # 512_000_000 * 0.0112 = 5_734_400
     assert pepe.open_interest_usd == Decimal("5734400")
     assert pepe.volume_24h_usd is None  # 24h_amount absent
+    assert normalize(pepe.exchange, pepe.symbol, pepe.base_hint) == ("PEPE", Decimal(1000))
 
 
 def test_market_without_funding_row_is_skipped():

@@ -7,6 +7,7 @@ import pytest
 from funding_pipeline.lib.exchanges import pacifica
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -59,6 +60,7 @@ def test_spot_skipped_negative_rate_and_missing_optional_fields():
     assert bonk.open_interest_usd == Decimal("480269.758400")  # 53339600 * 0.009004
     assert bonk.volume_24h_usd is None  # volume_24h absent
     assert bonk.base_hint is None  # /info entry without base_asset (and without instrument_type)
+    assert normalize(bonk.exchange, bonk.symbol, bonk.base_hint) == ("BONK", Decimal(1000))
 
 
 def test_symbol_missing_from_info_rejected_others_kept():

@@ -6,6 +6,7 @@ import pytest
 from funding_pipeline.lib.exchanges import paradex
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError, RateUnit
 from funding_pipeline.lib.http.replay import Cassette
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import FIXTURES, load
 from funding_pipeline_tests.lib.exchanges.replay_helpers import cassette, replay
 
@@ -60,6 +61,7 @@ def test_multiplier_market_with_4h_period():
     assert kpepe.open_interest_usd == Decimal("3345767.37")  # 512055000 KPEPE * 0.006534
     assert kpepe.volume_24h_usd is None  # volume_24h absent
     assert kpepe.base_hint == "KPEPE"
+    assert normalize(kpepe.exchange, kpepe.symbol, kpepe.base_hint) == ("PEPE", Decimal(1000))
 
 
 def test_options_are_skipped():

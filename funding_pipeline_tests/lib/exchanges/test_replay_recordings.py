@@ -1,14 +1,16 @@
 """Every registered venue polls its bundled recordings through the real `poll` + replay transport."""
 
 import asyncio
+import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from importlib import import_module
 from pathlib import Path
 
 import pytest
 
 import funding_pipeline
-from funding_pipeline.lib.exchanges import MODULES
+from funding_pipeline.lib.exchanges import MODULES, all_exchanges
 from funding_pipeline.lib.polling import poll_exchange, replay_transports
 
 RECORDINGS = Path(funding_pipeline.__file__).parent / "recordings"
@@ -37,3 +39,18 @@ def test_module_has_fixtures_and_golden_tests(module):
     assert (tests / f"test_{module}.py").is_file()
     assert (fixtures / module / "README.md").is_file()
     assert any((fixtures / module).glob("*.json"))
+
+
+@pytest.mark.parametrize("exchange_id", ["binance", "aster"])
+def test_bundled_recordings_carry_per_symbol_open_interest(exchange_id):
+    # Replay has one answer per recorded perpetual and poll, all in one slot's share (< 108).
+    exchange = all_exchanges()[exchange_id]
+    transport = replay_transports(RECORDINGS)(exchange_id, 0)
+
+    outcome = asyncio.run(poll_exchange(exchange, SLOT, transport=transport))
+
+    assert outcome.rejected == []
+    for row in outcome.rows:
+        cassette = json.loads((RECORDINGS / exchange_id / f"openInterest.{row.symbol}.00.json").read_text())
+        assert row.open_interest_base == Decimal(cassette["response"]["json"]["openInterest"]), row.symbol
+        assert row.open_interest_usd == row.open_interest_base * row.mark_price

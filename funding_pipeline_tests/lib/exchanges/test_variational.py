@@ -6,6 +6,7 @@ import pytest
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges import variational
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
+from funding_pipeline.lib.symbols import normalize
 from funding_pipeline_tests.fixtures import load
 
 OBSERVED = datetime(2026, 11, 23, 12, 0, 15, tzinfo=UTC)
@@ -61,6 +62,7 @@ def test_edited_example_hourly_negative_multiplier_market_and_swap():
     assert result.skipped == 1  # US100S: funding_interval_s 0 is a swap
     mog = result.rows[1]
     assert mog.base_hint == "1000000MOG"  # multiplier left to the shared normaliser
+    assert normalize(mog.exchange, mog.symbol, mog.base_hint) == ("MOG", Decimal(1_000_000))
     assert mog.funding_rate == Decimal("-0.218400")
     assert mog.funding_interval_hours == Decimal(8760)  # quoted period, not the 1 h settlement
     assert mog.settlement_interval_hours == Decimal(1)
