@@ -26,6 +26,8 @@ VENUE = Venue(
 )
 API = "/fapi/v3"
 # 2400 weight/min (exchangeInfo rateLimits); premiumIndex 1 + fundingInfo 1 + ticker/24hr 40 per poll.
-OPEN_INTEREST = binance.OpenInterestSource("/fapi/v1/openInterest", binance.oi_calls_per_slot(2400, bulk_weight=42))
+OPEN_INTEREST = binance.OpenInterestSource(
+    "/fapi/v1/openInterest", binance.oi_calls_per_slot(2400, bulk_weight=42), binance.OI_REFRESH_SLOTS
+)
 
 EXCHANGES = (Exchange(VENUE, binance.poller(VENUE, API, OPEN_INTEREST), binance.historian(VENUE, API, pause_s=0.1)),)

@@ -70,6 +70,8 @@ MAX_PAGES = 500  # per symbol: 500k prints, far beyond any history; stops a runa
 HISTORY_PAUSE_S = 0.6  # fundingRate + fundingInfo share 500 requests / 5 min / IP
 OI_ENDPOINT = "openInterest"
 OI_MAX_AGE = timedelta(minutes=5)  # an older answer is not attached: the row's OI stays empty
+OI_REFRESH_SLOTS = 16  # every symbol asked once per 4 minutes, inside OI_MAX_AGE
+OI_MIN_PER_SLOT = 10  # a venue with few perpetuals (a test or a new venue) asks them all each slot
 OI_MARGIN_S = 2.0  # open-interest calls stop this long before the slot deadline, so rows still arrive
 RATE_LIMITED = (418, 429)  # the venue asks for a pause: no more open-interest calls this slot
 
@@ -214,10 +216,15 @@ def parse_open_interest(payload: Any, symbol: str, *, venue: Venue = VENUE) -> D
 
 @dataclass(frozen=True, slots=True)
 class OpenInterestSource:
-    """A per-symbol open-interest route and how many symbols one slot may ask."""
+    """A per-symbol open-interest route and how many symbols one slot may ask.
+
+    `per_slot` is the rate-limit ceiling; `refresh_slots` spreads the symbols thinner when that is
+    enough to ask each one within that many slots, since every call costs CPU on each slot.
+    """
 
     route: str  # e.g. "/fapi/v1/openInterest"
     per_slot: int
+    refresh_slots: int | None = None
 
     def __post_init__(self):
         if self.per_slot < 1:
@@ -248,6 +255,8 @@ class OpenInterestRotation:
         ordered, size = sorted(set(symbols)), self.source.per_slot
         if not ordered:
             return []
+        if self.source.refresh_slots:
+            size = min(size, max(-(-len(ordered) // self.source.refresh_slots), OI_MIN_PER_SLOT))
         group = units.utc_to_s(observed_at) // SLOT_SECONDS % -(-len(ordered) // size)
         return ordered[group * size : (group + 1) * size]
 
@@ -349,6 +358,6 @@ def historian(venue: Venue, api: str, pause_s: float = HISTORY_PAUSE_S):
 
 
 # premiumIndex 1 + fundingInfo 0 + ticker/24hr 40 per poll; openInterest weighs 1.
-OPEN_INTEREST = OpenInterestSource("/fapi/v1/openInterest", oi_calls_per_slot(2400, bulk_weight=41))
+OPEN_INTEREST = OpenInterestSource("/fapi/v1/openInterest", oi_calls_per_slot(2400, bulk_weight=41), OI_REFRESH_SLOTS)
 
 EXCHANGES = (Exchange(VENUE, poller(VENUE, "/fapi/v1", OPEN_INTEREST), historian(VENUE, "/fapi/v1")),)

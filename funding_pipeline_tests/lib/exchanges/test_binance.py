@@ -237,10 +237,14 @@ def test_open_interest_answer_exact_values():
 def test_open_interest_calls_are_sized_to_a_quarter_of_the_weight_limit():
     # 2400 weight/min / 4 = 600 per minute = 150 per 15 s slot, minus the bulk calls' 41 (1 + 0 + 40).
     assert binance.OPEN_INTEREST.per_slot == 109
-    # ~530 USD-M perpetuals: 5 groups, so each symbol is asked every 75 s.
+    # ~530 USD-M perpetuals spread over 16 slots: ceil(530 / 16) = 34 a slot (below the 109
+    # ceiling), 16 groups, each symbol asked every 4 minutes.
     assert binance.OpenInterestRotation(binance.OPEN_INTEREST).due([f"S{i:03d}" for i in range(530)], T0) == [
-        f"S{i:03d}" for i in range(109, 218)
-    ]  # slot 119695681 mod 5 = 1
+        f"S{i:03d}" for i in range(34, 68)
+    ]  # slot 119695681 mod 16 = 1
+    # 2,000 symbols would need 125 a slot: the rate-limit ceiling of 109 holds instead.
+    ceiling = binance.OpenInterestRotation(binance.OPEN_INTEREST).due([f"S{i:04d}" for i in range(2000)], T0)
+    assert ceiling == [f"S{i:04d}" for i in range(13 * 109, 14 * 109)]  # 19 groups, 119695681 mod 19 = 13
 
 
 def test_open_interest_rotates_and_rows_keep_the_latest_answer():
