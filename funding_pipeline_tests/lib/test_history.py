@@ -84,7 +84,8 @@ def test_the_cap_check_reads_each_venue_against_its_cap(tmp_path):
     )
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("CREATE TABLE funding_rate_history AS SELECT * FROM rows")
+        con.register("incoming", rows)
+        con.execute("CREATE TABLE funding_rate_history AS SELECT * FROM incoming")
         bad = history.rates_beyond_cap(con, START, START + timedelta(days=1), ["hyperliquid", "okx"])
 
     assert bad == [["hyperliquid", "BTC", str(START + H), "0.045"]]
