@@ -68,9 +68,10 @@ long_leg AS (
     SELECT * FROM counted WHERE venues >= 2
     QUALIFY row_number() OVER (PARTITION BY base_asset ORDER BY funding_apr ASC, exchange) = 1
 ),
+-- The short leg is chosen among the other venues, so equal APRs everywhere still give a pair.
 short_leg AS (
-    SELECT * FROM counted WHERE venues >= 2
-    QUALIFY row_number() OVER (PARTITION BY base_asset ORDER BY funding_apr DESC, exchange) = 1
+    SELECT c.* FROM counted c JOIN long_leg l ON c.base_asset = l.base_asset AND c.exchange <> l.exchange
+    QUALIFY row_number() OVER (PARTITION BY c.base_asset ORDER BY c.funding_apr DESC, c.exchange) = 1
 )
 SELECT 'live' AS period, l.base_asset,
        l.exchange AS long_exchange, s.exchange AS short_exchange,
@@ -84,7 +85,6 @@ SELECT 'live' AS period, l.base_asset,
        NULL::DOUBLE AS persistence,
        CAST(? AS TIMESTAMPTZ) AS computed_at
 FROM long_leg l JOIN short_leg s USING (base_asset)
-WHERE l.exchange <> s.exchange
 """
 
 CROSS_SELECT = """

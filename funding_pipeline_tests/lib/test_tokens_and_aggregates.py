@@ -1,68 +1,16 @@
-"""A hand-built hour: Hyperliquid (1 h rates) and Binance (8 h rates), a 1000x PEPE market on
-each, and a second BTC market on Binance. Every expected value below is worked out by hand."""
+"""The hand-built hour of `funding_pipeline_tests.handbuilt`; every expected value below is
+worked out by hand."""
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal as D
+from datetime import timedelta
 
 import pytest
 
 from funding_pipeline import warehouse
-from funding_pipeline.lib.aggregates import write_stats_1h, write_stats_1m
-from funding_pipeline.lib.exchanges.model import IntervalSource, MarketRow, RateUnit
+from funding_pipeline.lib.aggregates import write_stats_1h
 from funding_pipeline.lib.polling import PollOutcome
-from funding_pipeline.lib.snapshots import polls_table, snapshots_table
 from funding_pipeline.lib.storage import layout
-from funding_pipeline.lib.storage.files import ChunkWriter
 from funding_pipeline.lib.tokens import ArbitrageConfig, write_arbitrage, write_cross_exchange, write_normalized_tokens
-
-HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
-S = timedelta(seconds=15)
-
-
-def row(exchange, symbol, mark, rate, interval, oi_base="10000", volume="5000000"):
-    return MarketRow(
-        exchange=exchange,
-        symbol=symbol,
-        mark_price=D(mark),
-        index_price=None,
-        funding_rate=D(rate),
-        funding_rate_raw=rate,
-        rate_unit=RateUnit.DECIMAL,
-        funding_interval_hours=D(interval),
-        interval_source=IntervalSource.FIXED,
-        open_interest_base=D(oi_base),
-        open_interest_usd=D(oi_base) * D(mark),
-        volume_24h_usd=D(volume),
-        next_funding_at=None,
-    )
-
-
-# slot offset -> rows; minute 10:00 has 4 slots, minute 10:01 two.
-HL_BTC = {0: ("100", "0.00001"), 1: ("102", "0.00002"), 2: ("99", "0.00003"), 3: ("101", "0.00002"),
-          4: ("103", "0.00004"), 5: ("104", "0.00006")}  # fmt: skip
-
-
-def slot_outcomes(i: int) -> list[PollOutcome]:
-    at = HOUR + S * i
-    hl = [
-        row("hyperliquid", "BTC", *HL_BTC.get(i, ("105", "0.00003")), "1"),
-        row("hyperliquid", "kPEPE", "0.012", "0.00001", "1", oi_base="100000000"),
-    ]
-    bn = [
-        row("binance", "BTCUSDT", "100.5", "0.0001", "8"),
-        row("binance", "BTCUSDC", "100.4", "0.0002", "8", oi_base="10"),
-        row("binance", "1000PEPEUSDT", "0.0121", "-0.0002", "8", oi_base="100000000"),
-    ]
-    return [PollOutcome("hyperliquid", at, True, rows=hl), PollOutcome("binance", at, True, rows=bn)]
-
-
-def build_chunk(wh, start: datetime, slots: range) -> None:
-    writer = ChunkWriter(layout.chunk_path(wh, start))
-    for i in slots:
-        outcomes = slot_outcomes(i)
-        writer.append(snapshots_table(outcomes), polls_table(outcomes))
-    closed = writer.close()
-    write_stats_1m(wh, closed, start, start + timedelta(minutes=5))
+from funding_pipeline_tests.handbuilt import HOUR, build_chunk, row
 
 
 @pytest.fixture
@@ -197,3 +145,31 @@ def test_filters_drop_thin_markets(wh):
     bases = warehouse.connect(wh.parent).execute("SELECT base_asset FROM funding_arbitrage").fetchall()
     # Binance BTC (1,005,000 USD OI) is filtered out, leaving BTC on one venue; PEPE legs hold 1.2M+ USD
     assert bases == [("PEPE",)]
+
+
+def equal_rates(at, i) -> list[PollOutcome]:
+    """BTC at 0.0001 per 8 h on three venues: every APR is 0.1095."""
+    return [
+        PollOutcome(e, at, True, rows=[row(e, s, "100", "0.0001", "8")])
+        for e, s in (("okx", "BTC-USDT-SWAP"), ("binance", "BTCUSDT"), ("bybit", "BTCUSDT"))
+    ]
+
+
+def test_equal_aprs_on_every_venue_still_give_a_pair(tmp_path):
+    wh = tmp_path / "warehouse"
+    build_chunk(wh, HOUR, range(2), equal_rates)
+    now = HOUR + timedelta(minutes=5)
+    write_normalized_tokens(wh, layout.chunk_path(wh, HOUR), now)
+
+    write_arbitrage(wh, ArbitrageConfig(), now)
+
+    rows = (
+        warehouse.connect(wh.parent)
+        .execute(
+            "SELECT base_asset, long_exchange, short_exchange, long_funding_apr, short_funding_apr, spread_apr, "
+            "net_spread_apr, venues FROM funding_arbitrage"
+        )
+        .fetchall()
+    )
+    # long: lowest APR, ties by venue name (binance); short: highest APR among the other venues (bybit)
+    assert rows == [("BTC", "binance", "bybit", 0.1095, 0.1095, 0.0, pytest.approx(-2 * 0.001 * 365 / 7), 3)]
