@@ -1,6 +1,7 @@
-"""Latest cross-venue state: normalized tokens, the live arbitrage ranking, cross-venue averages.
+"""Latest cross-venue state: normalized tokens, the live arbitrage ranking, cross-venue averages
+and their per-venue weights.
 
-All three are computed in DuckDB from the newest closed chunk and written as one
+All are computed in DuckDB from the newest closed chunk and written as one
 copy-on-write `latest.duckdb` each.
 """
 
@@ -15,6 +16,7 @@ from funding_pipeline.lib.storage import layout
 from funding_pipeline.lib.storage.files import attach_sql, check_version, write_atomic
 from funding_pipeline.lib.storage.schemas import (
     CROSS_EXCHANGE_FUNDING,
+    CROSS_EXCHANGE_WEIGHTS,
     FUNDING_ARBITRAGE,
     MARKET_SNAPSHOTS,
     NORMALIZED_TOKENS,
@@ -87,17 +89,28 @@ SELECT 'live' AS period, l.base_asset,
 FROM long_leg l JOIN short_leg s USING (base_asset)
 """
 
-CROSS_SELECT = """
-SELECT base_asset, count(*)::INTEGER AS venues,
-       sum(funding_apr * open_interest_usd) FILTER (WHERE open_interest_usd > 0)
-           / sum(open_interest_usd) FILTER (WHERE open_interest_usd > 0) AS oi_weighted_apr,
-       sum(funding_apr * volume_24h_usd) FILTER (WHERE volume_24h_usd > 0)
-           / sum(volume_24h_usd) FILTER (WHERE volume_24h_usd > 0) AS volume_weighted_apr,
-       sum(open_interest_usd) AS total_open_interest_usd,
-       sum(volume_24h_usd) AS total_volume_24h_usd,
+# Each venue's primary market with its share of the base asset's open interest and volume
+# (NULL where the venue publishes none, or zero); the weighted APRs are sums over these rows.
+WEIGHTS_SELECT = """
+SELECT 'live' AS period, base_asset, exchange, symbol, funding_apr, open_interest_usd, volume_24h_usd,
+       CASE WHEN open_interest_usd > 0 THEN open_interest_usd
+           / sum(CASE WHEN open_interest_usd > 0 THEN open_interest_usd END) OVER (PARTITION BY base_asset)
+       END AS oi_weight,
+       CASE WHEN volume_24h_usd > 0 THEN volume_24h_usd
+           / sum(CASE WHEN volume_24h_usd > 0 THEN volume_24h_usd END) OVER (PARTITION BY base_asset)
+       END AS volume_weight,
        CAST(? AS TIMESTAMPTZ) AS computed_at
 FROM normalized_tokens WHERE is_primary
-GROUP BY base_asset
+"""
+
+CROSS_SELECT = f"""
+SELECT period, base_asset, count(*)::INTEGER AS venues,
+       sum(oi_weight * funding_apr) AS oi_weighted_apr,
+       sum(volume_weight * funding_apr) AS volume_weighted_apr,
+       sum(open_interest_usd) AS total_open_interest_usd,
+       sum(volume_24h_usd) AS total_volume_24h_usd,
+       any_value(computed_at) AS computed_at
+FROM ({WEIGHTS_SELECT}) GROUP BY period, base_asset
 """
 
 
@@ -149,7 +162,11 @@ def write_arbitrage(warehouse: Path, config: ArbitrageConfig, now: datetime) -> 
     return _with_tokens(warehouse, FUNDING_ARBITRAGE, body)
 
 
-def write_cross_exchange(warehouse: Path, now: datetime) -> Path:
-    return _with_tokens(
-        warehouse, CROSS_EXCHANGE_FUNDING, lambda con: _insert(con, CROSS_EXCHANGE_FUNDING, CROSS_SELECT, [now])
-    )
+def write_cross_exchange(warehouse: Path, now: datetime) -> tuple[Path, Path]:
+    """cross_exchange_funding and cross_exchange_weights, both from the same normalized_tokens file."""
+
+    def write(table, select: str) -> Path:
+        return _with_tokens(warehouse, table, lambda con: _insert(con, table, select, [now]))
+
+    weights = write(CROSS_EXCHANGE_WEIGHTS, WEIGHTS_SELECT)
+    return write(CROSS_EXCHANGE_FUNDING, CROSS_SELECT), weights

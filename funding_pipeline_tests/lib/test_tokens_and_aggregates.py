@@ -127,13 +127,27 @@ def test_arbitrage_and_cross_exchange(wh):
     assert pepe[:2] == ("binance", "hyperliquid")
     assert pepe[4] == pytest.approx(0.3066)
 
-    oi_apr, vol_apr, venues = con.execute(
-        "SELECT oi_weighted_apr, volume_weighted_apr, venues FROM cross_exchange_funding WHERE base_asset = 'BTC'"
+    period, oi_apr, vol_apr, venues, total_oi, total_volume = con.execute(
+        "SELECT period, oi_weighted_apr, volume_weighted_apr, venues, total_open_interest_usd, total_volume_24h_usd "
+        "FROM cross_exchange_funding WHERE base_asset = 'BTC'"
     ).fetchone()
     # primary BTC markets: HL OI 10000 x 104 = 1,040,000 at 0.5256; Binance 10000 x 100.5 = 1,005,000 at 0.1095
     assert oi_apr == pytest.approx((0.5256 * 1_040_000 + 0.1095 * 1_005_000) / 2_045_000)
     assert vol_apr == pytest.approx((0.5256 + 0.1095) / 2)  # equal volumes
-    assert venues == 2
+    assert (period, venues, total_oi, total_volume) == ("live", 2, 2_045_000.0, 10_000_000.0)
+
+    weights = con.execute(
+        "SELECT period, exchange, symbol, funding_apr, open_interest_usd, oi_weight, volume_weight "
+        "FROM cross_exchange_weights WHERE base_asset = 'BTC' ORDER BY exchange"
+    ).fetchall()
+    assert weights == [
+        ("live", "binance", "BTCUSDT", pytest.approx(0.1095), 1_005_000.0, pytest.approx(1_005_000 / 2_045_000), 0.5),
+        ("live", "hyperliquid", "BTC", pytest.approx(0.5256), 1_040_000.0, pytest.approx(1_040_000 / 2_045_000), 0.5),
+    ]
+    assert con.execute("SELECT count(*), count(DISTINCT base_asset) FROM cross_exchange_weights").fetchone() == (
+        4,
+        2,
+    )  # one row per (base asset, venue): the primary markets only
 
 
 def test_filters_drop_thin_markets(wh):

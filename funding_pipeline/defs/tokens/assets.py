@@ -102,19 +102,39 @@ def funding_arbitrage(context: dg.AssetExecutionContext, config: ArbitrageSettin
     return dg.MaterializeResult(metadata={**settings_metadata(current), **config.model_dump(exclude={"taker_fees"})})
 
 
-@dg.asset(
-    name="cross_exchange_funding",
-    group_name="tokens",
-    deps=["normalized_tokens"],
+def _cross_spec(table: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        table,
+        group_name="tokens",
+        deps=["normalized_tokens"],
+        description=description,
+        owners=OWNERS,
+        kinds={"duckdb"},
+        metadata=column_schema(table),
+        freshness_policy=FIVE_MINUTES,
+    )
+
+
+@dg.multi_asset(
+    name="cross_exchange",
+    specs=[
+        _cross_spec(
+            "cross_exchange_funding",
+            "Per base asset (`period` = 'live'): open-interest-weighted and volume-weighted funding APR over "
+            "its venues' primary markets, the venue count and the totals the weights come from.",
+        ),
+        _cross_spec(
+            "cross_exchange_weights",
+            "The venues behind each cross_exchange_funding row: one row per (period, base asset, venue) with "
+            "the primary market's APR, open interest, volume and its oi_weight / volume_weight (each sums to 1).",
+        ),
+    ],
     pool="duckdb_tokens",
-    owners=OWNERS,
-    kinds={"duckdb"},
-    metadata=column_schema("cross_exchange_funding"),
-    freshness_policy=FIVE_MINUTES,
 )
-def cross_exchange_funding(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Per base asset: open-interest-weighted and volume-weighted funding APR over its venues'
-    primary markets, with the weights (total OI, total volume) and the venue count."""
+def cross_exchange(context: dg.AssetExecutionContext):
+    """Cross-venue averages and their per-venue weights, written from the same normalized_tokens file."""
     current = settings()
-    tokens.write_cross_exchange(current.warehouse, _now(context))
-    return dg.MaterializeResult(metadata=settings_metadata(current))
+    funding, weights = tokens.write_cross_exchange(current.warehouse, _now(context))
+    meta = settings_metadata(current)
+    yield dg.MaterializeResult(asset_key="cross_exchange_weights", metadata={**meta, "file": str(weights)})
+    yield dg.MaterializeResult(asset_key="cross_exchange_funding", metadata={**meta, "file": str(funding)})

@@ -47,6 +47,7 @@ KINDS: tuple[FileKind, ...] = (
     _latest("normalized_tokens"),
     _latest("funding_arbitrage"),
     _latest("cross_exchange_funding"),
+    _latest("cross_exchange_weights"),
     _latest("funding_rate_ma"),
     _latest("accumulated_funding"),
     _latest("funding_arbitrage_ma"),
