@@ -5,6 +5,8 @@ All are computed in DuckDB from the newest closed chunk and written as one
 copy-on-write `latest.duckdb` each.
 """
 
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,8 +56,84 @@ class ArbitrageConfig:
     min_open_interest_usd: float = 100_000.0
     min_volume_24h_usd: float = 100_000.0
     default_taker_fee: float = 0.0005  # per trade, decimal (5 bps)
-    taker_fees: dict[str, float] = field(default_factory=dict)
+    taker_fees: dict[str, float] = field(default_factory=dict)  # per exchange id, overrides the default
     holding_days: float = 7.0  # fees of entry + exit on both legs are spread over this
+
+
+# Environment overrides of the defaults (read at call time); a run's config overrides these.
+ARBITRAGE_ENV = {
+    "min_open_interest_usd": "FUNDING_ARB_MIN_OI_USD",
+    "min_volume_24h_usd": "FUNDING_ARB_MIN_VOLUME_USD",
+    "default_taker_fee": "FUNDING_ARB_TAKER_FEE",
+    "taker_fees": "FUNDING_ARB_TAKER_FEES",  # "binance=0.0004,okx=0.0005"
+    "holding_days": "FUNDING_ARB_HOLDING_DAYS",
+}
+MAX_TAKER_FEE = 0.01  # 1 % per trade: anything above is a percent written as a decimal
+
+
+class ArbitrageSettingsError(ValueError):
+    """An arbitrage setting that is not a number or outside its range."""
+
+
+def _number(value: float | str, source: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ArbitrageSettingsError(f"{source}={value!r} is not a number") from None
+    if not number >= 0:  # also rejects NaN
+        raise ArbitrageSettingsError(f"{source}={value!r} must be at least 0")
+    return number
+
+
+def _fee(value: float | str, source: str) -> float:
+    fee = _number(value, source)
+    if fee > MAX_TAKER_FEE:
+        raise ArbitrageSettingsError(f"{source}={value!r}: a taker fee is a decimal per trade, at most {MAX_TAKER_FEE}")
+    return fee
+
+
+def _fee_list(text: str, source: str) -> dict[str, float]:
+    fees = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        exchange, sep, value = item.partition("=")
+        if not sep or not exchange.strip():
+            raise ArbitrageSettingsError(f"{source}: {item!r} is not <exchange>=<fee>")
+        fees[exchange.strip()] = _fee(value.strip(), f"{source} {exchange.strip()}")
+    return fees
+
+
+def load_arbitrage_config(
+    env: Mapping[str, str] | None = None,
+    known_exchanges: Iterable[str] | None = None,
+    **overrides,
+) -> ArbitrageConfig:
+    """Settings from explicit overrides (a run's config; `None` = not given), else the
+    `FUNDING_ARB_*` variables, else the `ArbitrageConfig` defaults. Per-exchange taker fees of
+    the overrides are merged over those of the variable."""
+    env = os.environ if env is None else env
+    unknown = set(overrides) - set(ARBITRAGE_ENV)
+    if unknown:
+        raise TypeError(f"unknown arbitrage setting(s): {', '.join(sorted(unknown))}")
+    defaults, values = ArbitrageConfig(), {}
+    for name, variable in ARBITRAGE_ENV.items():
+        if name == "taker_fees":
+            continue
+        value, source = overrides.get(name), name
+        if value is None and env.get(variable, "").strip():
+            value, source = env[variable].strip(), variable
+        if value is None:
+            value = getattr(defaults, name)
+        values[name] = _fee(value, source) if name == "default_taker_fee" else _number(value, source)
+    if not values["holding_days"] > 0:
+        raise ArbitrageSettingsError("holding_days must be more than 0")
+    variable = ARBITRAGE_ENV["taker_fees"]
+    fees = _fee_list(env.get(variable, ""), variable)
+    fees.update({e: _fee(f, f"taker_fees {e}") for e, f in (overrides.get("taker_fees") or {}).items()})
+    if known_exchanges is not None:
+        strange = sorted(set(fees) - set(known_exchanges))
+        if strange:
+            raise ArbitrageSettingsError(f"taker fees for unknown exchange id(s): {', '.join(strange)}")
+    return ArbitrageConfig(**values, taker_fees=fees)
 
 
 ARBITRAGE_SELECT = """

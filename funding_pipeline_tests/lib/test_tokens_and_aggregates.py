@@ -9,7 +9,14 @@ from funding_pipeline import warehouse
 from funding_pipeline.lib.aggregates import write_stats_1h
 from funding_pipeline.lib.polling import PollOutcome
 from funding_pipeline.lib.storage import layout
-from funding_pipeline.lib.tokens import ArbitrageConfig, write_arbitrage, write_cross_exchange, write_normalized_tokens
+from funding_pipeline.lib.tokens import (
+    ArbitrageConfig,
+    ArbitrageSettingsError,
+    load_arbitrage_config,
+    write_arbitrage,
+    write_cross_exchange,
+    write_normalized_tokens,
+)
 from funding_pipeline_tests.handbuilt import HOUR, build_chunk, row
 
 
@@ -187,3 +194,36 @@ def test_equal_aprs_on_every_venue_still_give_a_pair(tmp_path):
     )
     # long: lowest APR, ties by venue name (binance); short: highest APR among the other venues (bybit)
     assert rows == [("BTC", "binance", "bybit", 0.1095, 0.1095, 0.0, pytest.approx(-2 * 0.001 * 365 / 7), 3)]
+
+
+def test_arbitrage_settings_precedence_run_config_then_variables_then_defaults():
+    env = {
+        "FUNDING_ARB_MIN_OI_USD": "250000",
+        "FUNDING_ARB_TAKER_FEE": "0.0004",
+        "FUNDING_ARB_TAKER_FEES": "binance=0.0002, okx=0.0003",
+        "FUNDING_ARB_HOLDING_DAYS": "14",
+    }
+
+    assert load_arbitrage_config({}) == ArbitrageConfig(100_000.0, 100_000.0, 0.0005, {}, 7.0)
+    assert load_arbitrage_config(env) == ArbitrageConfig(
+        250_000.0, 100_000.0, 0.0004, {"binance": 0.0002, "okx": 0.0003}, 14.0
+    )
+    assert load_arbitrage_config(
+        env, min_open_interest_usd=None, holding_days=3, taker_fees={"okx": 0.0001, "bybit": 0.00055}
+    ) == ArbitrageConfig(250_000.0, 100_000.0, 0.0004, {"binance": 0.0002, "okx": 0.0001, "bybit": 0.00055}, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "message"),
+    [
+        ({"FUNDING_ARB_TAKER_FEE": "5"}, {}, r"FUNDING_ARB_TAKER_FEE='5': a taker fee is a decimal per trade"),
+        ({"FUNDING_ARB_MIN_VOLUME_USD": "lots"}, {}, r"FUNDING_ARB_MIN_VOLUME_USD='lots' is not a number"),
+        ({"FUNDING_ARB_TAKER_FEES": "binance"}, {}, r"'binance' is not <exchange>=<fee>"),
+        ({}, {"holding_days": 0}, "holding_days must be more than 0"),
+        ({}, {"min_open_interest_usd": -1}, "min_open_interest_usd=-1 must be at least 0"),
+        ({}, {"taker_fees": {"binanse": 0.0004}}, r"unknown exchange id\(s\): binanse"),
+    ],
+)
+def test_invalid_arbitrage_settings_name_the_setting(env, overrides, message):
+    with pytest.raises(ArbitrageSettingsError, match=message):
+        load_arbitrage_config(env, known_exchanges=["binance", "okx"], **overrides)
