@@ -62,3 +62,18 @@ def test_run_config_wins_over_the_variables(data_env, definitions, monkeypatch):
         result = scheduled_run(definitions, instance, config)
 
     assert arbitrage_metadata(result) == {"default_taker_fee": 0.001, "taker_fees": {}, "holding_days": 365.0}
+
+
+def test_an_invalid_variable_fails_the_run_naming_it(data_env, definitions, monkeypatch):
+    monkeypatch.setenv("FUNDING_EXCHANGES", "hyperliquid,binance")
+    monkeypatch.setenv("FUNDING_ARB_TAKER_FEE", "5")  # percent meant as a decimal
+    build_chunk(data_env / "warehouse", HOUR, range(6))
+    job = definitions.resolve_job_def("tokens_job")
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
+
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "funding_arbitrage"
+    message = "FUNDING_ARB_TAKER_FEE='5': a taker fee is a decimal per trade, at most 0.01"
+    assert message in failure.event_specific_data.error.message
