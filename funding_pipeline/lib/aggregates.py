@@ -79,12 +79,13 @@ def write_stats_1m(warehouse: Path, chunk_file: Path, start: datetime, end: date
     return write_atomic(layout.stats_1m_path(warehouse, start), [MARKET_STATS_1M], fill)
 
 
-def write_stats_1h(warehouse: Path, hour: datetime) -> Path:
-    """Replace one hour's buckets in the day's 1h file from the hour's 1m files."""
+def write_stats_1h(warehouse: Path, hour: datetime) -> Path | None:
+    """Replace one hour's buckets in the day's 1h file from the hour's 1m files. An hour without
+    1m files writes nothing (its rows, if any, stay) and returns None."""
     end = hour + timedelta(hours=1)
     sources = layout.hour_files(warehouse, hour, layout.stats_1m_path)
     if not sources:
-        raise FileNotFoundError(f"no 1-minute aggregates for {hour:%Y-%m-%d %H}:00 under {warehouse}")
+        return None
 
     def add(con: duckdb.DuckDBPyConnection) -> None:
         aliases = [f"m{i}" for i in range(len(sources))]

@@ -236,41 +236,60 @@ class JobRun:
     job: str
     run_id: str
     status: str  # "SUCCESS" or "FAILURE"
-    ended_at: datetime | None = None
+    partition: str | None = None  # partition key, or "<first>...<last>" for a ranged run
 
 
-def job_findings(latest: Mapping[str, JobRun | None]) -> list[Finding]:
-    """A job is failing while its latest finished run failed. The start is announced by the
-    run-failure sensor (one message per failed run), so only the recovery is sent from here."""
+def run_failed_key(job: str, partition: str | None) -> str:
+    """One condition per job, and per partition for partitioned runs: `run_failed:collection_job:2026-11-23-10:00`."""
+    return f"{RUN_FAILED}:{job}" if partition is None else f"{RUN_FAILED}:{job}:{partition}"
+
+
+def _where(partition: str | None) -> str:
+    return f" for partition {partition}" if partition else ""
+
+
+def job_findings(latest: Iterable[JobRun]) -> list[Finding]:
+    """A job (+ partition) is failing while its latest finished run failed, and clears only when
+    a run of that same job and partition succeeds. The start is announced by the run-failure
+    sensor (once per condition), so only the recovery is sent from here."""
     out = []
-    for job, run in sorted(latest.items()):
-        if run is None:
-            continue
+    for run in sorted(latest, key=lambda r: (r.job, r.partition or "")):
         failed = run.status == "FAILURE"
         out.append(
             Finding(
-                f"{RUN_FAILED}:{job}",
+                run_failed_key(run.job, run.partition),
                 RUN_FAILED,
-                job,
+                run.job,
                 failed,
-                f"{job}: latest finished run {run.run_id[:8]} {'failed' if failed else 'succeeded'}",
-                {"run_id": run.run_id, "status": run.status},
+                f"{run.job}{_where(run.partition)}: latest finished run {run.run_id[:8]} "
+                f"{'failed' if failed else 'succeeded'}",
+                {"run_id": run.run_id, "status": run.status, "partition": run.partition},
                 announce_firing=False,
             )
         )
     return out
 
 
+def removed_job_findings(previous: Mapping[str, dict], jobs: Iterable[str]) -> list[Finding]:
+    """Clears the run_failed conditions of jobs no longer in the code location."""
+    present = set(jobs)
+    out = []
+    for key, was in sorted(previous.items()):
+        job = was.get("subject", key)
+        if was.get("condition") == RUN_FAILED and job not in present:
+            out.append(Finding(key, RUN_FAILED, job, False, f"{job}: no longer in the code location"))
+    return out
+
+
 def run_failure_finding(job: str, run_id: str, message: str, partition: str | None, will_retry: bool) -> Finding:
-    """The message for one failed run (sent at once by the run-failure sensor)."""
-    where = f" for partition {partition}" if partition else ""
+    """The message for a failed run (sent at once by the run-failure sensor)."""
     retry = "; Dagster will retry it" if will_retry else ""
     return Finding(
-        f"{RUN_FAILED}:{job}",
+        run_failed_key(job, partition),
         RUN_FAILED,
         job,
         True,
-        f"{job}: run {run_id[:8]}{where} failed: {message[:500]}{retry}",
+        f"{job}: run {run_id[:8]}{_where(partition)} failed: {message[:500]}{retry}",
         {"run_id": run_id, "partition": partition, "will_retry": will_retry},
     )
 

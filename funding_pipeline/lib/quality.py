@@ -113,14 +113,33 @@ def hourly_sample_mismatches(con, start: datetime, end: datetime) -> list[list[s
     return [[str(v) for v in r] for r in rows]
 
 
-def misplaced_hour_buckets(con, start: datetime, end: datetime) -> int:
-    """1h rows of the partition's days that are not on an hour boundary, or duplicated."""
-    return con.execute(
-        "SELECT (SELECT count(*) FROM market_stats_1h WHERE bucket_start <> date_trunc('hour', bucket_start)) + "
-        "(SELECT count(*) - count(DISTINCT (bucket_start, exchange, symbol)) FROM market_stats_1h "
-        " WHERE bucket_start >= ? AND bucket_start < ?)",
-        [start, end],
-    ).fetchone()[0]
+MISPLACED_SELECT = """
+SELECT
+    (SELECT count(*) FROM market_stats_1h WHERE bucket_start <> date_trunc('hour', bucket_start)),
+    (SELECT count(*) FROM market_stats_1h WHERE bucket_start < $day_start OR bucket_start >= $day_end),
+    (SELECT count(*) - count(DISTINCT (bucket_start, exchange, symbol)) FROM market_stats_1h),
+    (SELECT count(*) FROM market_stats_1h h WHERE h.bucket_start >= $start AND h.bucket_start < $end
+        AND NOT EXISTS (SELECT 1 FROM market_stats_1m m
+                        WHERE m.exchange = h.exchange AND m.symbol = h.symbol
+                          AND m.bucket_start >= h.bucket_start
+                          AND m.bucket_start < h.bucket_start + INTERVAL 1 HOUR)),
+    (SELECT count(*) FROM market_stats_1m WHERE bucket_start < $start OR bucket_start >= $end)
+"""
+MISPLACED_KINDS = ("off_hour_boundary", "outside_file_day", "duplicated", "hour_without_1m_rows", "1m_outside_hour")
+
+
+def misplaced_hour_buckets(con, start: datetime, end: datetime) -> dict[str, int]:
+    """Rows out of place, by kind, over the views of `stats_connection(start, end)`:
+    1h rows of the partition's day files off an hour boundary, outside those days, or
+    duplicated; 1h rows of the partition's hours whose own hour holds no 1m row of that
+    market (a bucket that does not come from its hour); and 1m rows in the partition's hour
+    files that lie outside the partition's hours (they would be left out of the roll-up)."""
+    day_start = datetime.combine(start.date(), datetime.min.time(), start.tzinfo)
+    last = end - timedelta(microseconds=1)
+    day_end = datetime.combine(last.date(), datetime.min.time(), start.tzinfo) + timedelta(days=1)
+    params = {"start": start, "end": end, "day_start": day_start, "day_end": day_end}
+    counts = con.execute(MISPLACED_SELECT, params).fetchone()
+    return dict(zip(MISPLACED_KINDS, (int(c) for c in counts), strict=True))
 
 
 def latest_connection(warehouse: Path, tables: list[str]) -> duckdb.DuckDBPyConnection:

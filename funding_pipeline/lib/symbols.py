@@ -9,14 +9,17 @@ that joins markets across venues calls `normalize(exchange, symbol, base_hint)`:
    `BTC/USDT-P`, `BTC-USDT-SWAP`, `BTC-USD-PERP`, `BTC-USD`; glued quotes (`BTCUSDT`, `BTCUSD`,
    `ETHPERP`) only on venues in `CONCATENATED_QUOTE`, because bare-name venues list real coins
    ending in USD (Lighter `USDJPY`);
-4. a multiplier prefix: lower-case `k` before an upper-case letter (`kPEPE` = 1000 PEPE), a power
+4. the pinned table `PINNED` (any venue): names the multiplier rule must read one exact way —
+   `kPEPE` and `1000PEPE` are 1000 PEPE, `KAITO`, `KSM`, `1INCH` stay themselves — so a change
+   of the rule below cannot break them;
+5. a multiplier prefix: lower-case `k` before an upper-case letter (`kPEPE` = 1000 PEPE), a power
    of ten >= 1000 before a letter (`1000PEPE`, `1000000MOG`) or `1M` (`1MBABYDOGE`). Anything else
    stays: `KAITO`, `KSM`, `KAVA`, `KNC`, `1INCH`, `0G` (the previous system's unanchored rules
    turned `KAITO` into `AITO`);
-5. upper case, then the alias table (`XBT` -> `BTC`).
+6. upper case, then the alias table (`XBT` -> `BTC`).
 
 `base_hint` is the venue's own base-asset field: when given it names the base (after steps 2, 4,
-5); the multiplier comes from the symbol, or from the hint when the symbol carries none.
+5, 6); the multiplier comes from the symbol, or from the hint when the symbol carries none.
 The multiplier is how many base units one venue unit stands for: a `kPEPE` price is the price of
 1000 PEPE. Pure and cached: it runs for every row of every slot.
 """
@@ -55,6 +58,22 @@ OVERRIDES: dict[tuple[str, str], Normalized] = {
     ("lighter", "NZDUSD"): Normalized("NZD", ONE),
 }
 
+# Names as left once the venue prefix and the quote are gone, pinned on every venue (case matters:
+# Paradex `KPEPE` is in `OVERRIDES`). The cases the issue and the previous system got wrong.
+PINNED: dict[str, Normalized] = {
+    "kPEPE": Normalized("PEPE", Decimal(1000)),
+    "1000PEPE": Normalized("PEPE", Decimal(1000)),
+    "kBONK": Normalized("BONK", Decimal(1000)),
+    "1000BONK": Normalized("BONK", Decimal(1000)),
+    "kSHIB": Normalized("SHIB", Decimal(1000)),
+    "1000SHIB": Normalized("SHIB", Decimal(1000)),
+    "KAITO": Normalized("KAITO", ONE),
+    "KSM": Normalized("KSM", ONE),
+    "KAVA": Normalized("KAVA", ONE),
+    "KNC": Normalized("KNC", ONE),
+    "1INCH": Normalized("1INCH", ONE),
+}
+
 # Same asset, different ticker (ccxt `commonCurrencies`); applied after all stripping.
 ALIASES = {"XBT": "BTC"}
 
@@ -69,6 +88,12 @@ _SHAPES = (
 )
 _CONCATENATED = re.compile(r"^(?P<base>[A-Za-z0-9]+?)(?:USDT|USDC|USD|PERP)$")
 _MULTIPLIER = re.compile(r"^(?:(?P<k>k)|(?P<million>1M)|(?P<power>10{3,}))(?=[A-Z])")
+
+
+def _base(name: str) -> tuple[str, Decimal]:
+    """(name without multiplier, multiplier): the pinned table, else the multiplier rule."""
+    pinned = PINNED.get(name)
+    return pinned if pinned is not None else _multiplier(name)
 
 
 def _multiplier(name: str) -> tuple[str, Decimal]:
@@ -112,9 +137,9 @@ def normalize(exchange: str, symbol: str, base_hint: str | None = None) -> Norma
     override = OVERRIDES.get((exchange, text))
     if override is not None:
         return override
-    name, factor = _multiplier(_strip_quote(exchange, _PREFIX.sub("", text, count=1)))
+    name, factor = _base(_strip_quote(exchange, _PREFIX.sub("", text, count=1)))
     hint = base_hint.strip() if base_hint else ""
     if hint:
-        hint_name, hint_factor = _multiplier(_PREFIX.sub("", hint, count=1))
+        hint_name, hint_factor = _base(_PREFIX.sub("", hint, count=1))
         return Normalized(_finish(hint_name, hint, exchange), factor if factor != ONE else hint_factor)
     return Normalized(_finish(name, text, exchange), factor)

@@ -1,9 +1,12 @@
-"""Latest cross-venue state: normalized tokens, the live arbitrage ranking, cross-venue averages.
+"""Latest cross-venue state: normalized tokens, the live arbitrage ranking, cross-venue averages
+and their per-venue weights.
 
-All three are computed in DuckDB from the newest closed chunk and written as one
+All are computed in DuckDB from the newest closed chunk and written as one
 copy-on-write `latest.duckdb` each.
 """
 
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +18,7 @@ from funding_pipeline.lib.storage import layout
 from funding_pipeline.lib.storage.files import attach_sql, check_version, write_atomic
 from funding_pipeline.lib.storage.schemas import (
     CROSS_EXCHANGE_FUNDING,
+    CROSS_EXCHANGE_WEIGHTS,
     FUNDING_ARBITRAGE,
     MARKET_SNAPSHOTS,
     NORMALIZED_TOKENS,
@@ -52,8 +56,84 @@ class ArbitrageConfig:
     min_open_interest_usd: float = 100_000.0
     min_volume_24h_usd: float = 100_000.0
     default_taker_fee: float = 0.0005  # per trade, decimal (5 bps)
-    taker_fees: dict[str, float] = field(default_factory=dict)
+    taker_fees: dict[str, float] = field(default_factory=dict)  # per exchange id, overrides the default
     holding_days: float = 7.0  # fees of entry + exit on both legs are spread over this
+
+
+# Environment overrides of the defaults (read at call time); a run's config overrides these.
+ARBITRAGE_ENV = {
+    "min_open_interest_usd": "FUNDING_ARB_MIN_OI_USD",
+    "min_volume_24h_usd": "FUNDING_ARB_MIN_VOLUME_USD",
+    "default_taker_fee": "FUNDING_ARB_TAKER_FEE",
+    "taker_fees": "FUNDING_ARB_TAKER_FEES",  # "binance=0.0004,okx=0.0005"
+    "holding_days": "FUNDING_ARB_HOLDING_DAYS",
+}
+MAX_TAKER_FEE = 0.01  # 1 % per trade: anything above is a percent written as a decimal
+
+
+class ArbitrageSettingsError(ValueError):
+    """An arbitrage setting that is not a number or outside its range."""
+
+
+def _number(value: float | str, source: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ArbitrageSettingsError(f"{source}={value!r} is not a number") from None
+    if not number >= 0:  # also rejects NaN
+        raise ArbitrageSettingsError(f"{source}={value!r} must be at least 0")
+    return number
+
+
+def _fee(value: float | str, source: str) -> float:
+    fee = _number(value, source)
+    if fee > MAX_TAKER_FEE:
+        raise ArbitrageSettingsError(f"{source}={value!r}: a taker fee is a decimal per trade, at most {MAX_TAKER_FEE}")
+    return fee
+
+
+def _fee_list(text: str, source: str) -> dict[str, float]:
+    fees = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        exchange, sep, value = item.partition("=")
+        if not sep or not exchange.strip():
+            raise ArbitrageSettingsError(f"{source}: {item!r} is not <exchange>=<fee>")
+        fees[exchange.strip()] = _fee(value.strip(), f"{source} {exchange.strip()}")
+    return fees
+
+
+def load_arbitrage_config(
+    env: Mapping[str, str] | None = None,
+    known_exchanges: Iterable[str] | None = None,
+    **overrides,
+) -> ArbitrageConfig:
+    """Settings from explicit overrides (a run's config; `None` = not given), else the
+    `FUNDING_ARB_*` variables, else the `ArbitrageConfig` defaults. Per-exchange taker fees of
+    the overrides are merged over those of the variable."""
+    env = os.environ if env is None else env
+    unknown = set(overrides) - set(ARBITRAGE_ENV)
+    if unknown:
+        raise TypeError(f"unknown arbitrage setting(s): {', '.join(sorted(unknown))}")
+    defaults, values = ArbitrageConfig(), {}
+    for name, variable in ARBITRAGE_ENV.items():
+        if name == "taker_fees":
+            continue
+        value, source = overrides.get(name), name
+        if value is None and env.get(variable, "").strip():
+            value, source = env[variable].strip(), variable
+        if value is None:
+            value = getattr(defaults, name)
+        values[name] = _fee(value, source) if name == "default_taker_fee" else _number(value, source)
+    if not values["holding_days"] > 0:
+        raise ArbitrageSettingsError("holding_days must be more than 0")
+    variable = ARBITRAGE_ENV["taker_fees"]
+    fees = _fee_list(env.get(variable, ""), variable)
+    fees.update({e: _fee(f, f"taker_fees {e}") for e, f in (overrides.get("taker_fees") or {}).items()})
+    if known_exchanges is not None:
+        strange = sorted(set(fees) - set(known_exchanges))
+        if strange:
+            raise ArbitrageSettingsError(f"taker fees for unknown exchange id(s): {', '.join(strange)}")
+    return ArbitrageConfig(**values, taker_fees=fees)
 
 
 ARBITRAGE_SELECT = """
@@ -68,9 +148,10 @@ long_leg AS (
     SELECT * FROM counted WHERE venues >= 2
     QUALIFY row_number() OVER (PARTITION BY base_asset ORDER BY funding_apr ASC, exchange) = 1
 ),
+-- The short leg is chosen among the other venues, so equal APRs everywhere still give a pair.
 short_leg AS (
-    SELECT * FROM counted WHERE venues >= 2
-    QUALIFY row_number() OVER (PARTITION BY base_asset ORDER BY funding_apr DESC, exchange) = 1
+    SELECT c.* FROM counted c JOIN long_leg l ON c.base_asset = l.base_asset AND c.exchange <> l.exchange
+    QUALIFY row_number() OVER (PARTITION BY c.base_asset ORDER BY c.funding_apr DESC, c.exchange) = 1
 )
 SELECT 'live' AS period, l.base_asset,
        l.exchange AS long_exchange, s.exchange AS short_exchange,
@@ -84,20 +165,30 @@ SELECT 'live' AS period, l.base_asset,
        NULL::DOUBLE AS persistence,
        CAST(? AS TIMESTAMPTZ) AS computed_at
 FROM long_leg l JOIN short_leg s USING (base_asset)
-WHERE l.exchange <> s.exchange
 """
 
-CROSS_SELECT = """
-SELECT base_asset, count(*)::INTEGER AS venues,
-       sum(funding_apr * open_interest_usd) FILTER (WHERE open_interest_usd > 0)
-           / sum(open_interest_usd) FILTER (WHERE open_interest_usd > 0) AS oi_weighted_apr,
-       sum(funding_apr * volume_24h_usd) FILTER (WHERE volume_24h_usd > 0)
-           / sum(volume_24h_usd) FILTER (WHERE volume_24h_usd > 0) AS volume_weighted_apr,
-       sum(open_interest_usd) AS total_open_interest_usd,
-       sum(volume_24h_usd) AS total_volume_24h_usd,
+# Each venue's primary market with its share of the base asset's open interest and volume
+# (NULL where the venue publishes none, or zero); the weighted APRs are sums over these rows.
+WEIGHTS_SELECT = """
+SELECT 'live' AS period, base_asset, exchange, symbol, funding_apr, open_interest_usd, volume_24h_usd,
+       CASE WHEN open_interest_usd > 0 THEN open_interest_usd
+           / sum(CASE WHEN open_interest_usd > 0 THEN open_interest_usd END) OVER (PARTITION BY base_asset)
+       END AS oi_weight,
+       CASE WHEN volume_24h_usd > 0 THEN volume_24h_usd
+           / sum(CASE WHEN volume_24h_usd > 0 THEN volume_24h_usd END) OVER (PARTITION BY base_asset)
+       END AS volume_weight,
        CAST(? AS TIMESTAMPTZ) AS computed_at
 FROM normalized_tokens WHERE is_primary
-GROUP BY base_asset
+"""
+
+CROSS_SELECT = f"""
+SELECT period, base_asset, count(*)::INTEGER AS venues,
+       sum(oi_weight * funding_apr) AS oi_weighted_apr,
+       sum(volume_weight * funding_apr) AS volume_weighted_apr,
+       sum(open_interest_usd) AS total_open_interest_usd,
+       sum(volume_24h_usd) AS total_volume_24h_usd,
+       any_value(computed_at) AS computed_at
+FROM ({WEIGHTS_SELECT}) GROUP BY period, base_asset
 """
 
 
@@ -149,7 +240,11 @@ def write_arbitrage(warehouse: Path, config: ArbitrageConfig, now: datetime) -> 
     return _with_tokens(warehouse, FUNDING_ARBITRAGE, body)
 
 
-def write_cross_exchange(warehouse: Path, now: datetime) -> Path:
-    return _with_tokens(
-        warehouse, CROSS_EXCHANGE_FUNDING, lambda con: _insert(con, CROSS_EXCHANGE_FUNDING, CROSS_SELECT, [now])
-    )
+def write_cross_exchange(warehouse: Path, now: datetime) -> tuple[Path, Path]:
+    """cross_exchange_funding and cross_exchange_weights, both from the same normalized_tokens file."""
+
+    def write(table, select: str) -> Path:
+        return _with_tokens(warehouse, table, lambda con: _insert(con, table, select, [now]))
+
+    weights = write(CROSS_EXCHANGE_WEIGHTS, WEIGHTS_SELECT)
+    return write(CROSS_EXCHANGE_FUNDING, CROSS_SELECT), weights

@@ -252,11 +252,12 @@ def test_send_failures_raise_webhook_error(handler, message):
 def test_freshness_job_and_run_failure_findings():
     fresh = alerts.freshness_findings({"a": "FAIL", "b": "WARN", "c": "UNKNOWN", "d": "PASS"})
     jobs = alerts.job_findings(
-        {
-            "collection_job": alerts.JobRun("collection_job", "0123456789abcdef", "FAILURE"),
-            "tokens_job": alerts.JobRun("tokens_job", "fedcba9876543210", "SUCCESS"),
-            "retention_job": None,
-        }
+        [
+            alerts.JobRun("tokens_job", "fedcba9876543210", "SUCCESS"),
+            alerts.JobRun("collection_job", "0123456789abcdef", "FAILURE", "2026-11-23-10:00"),
+            alerts.JobRun("collection_job", "00112233aabbccdd", "SUCCESS", "2026-11-23-09:00"),
+            alerts.JobRun("stats_1h_job", "4455667788990011", "FAILURE", "2026-11-23-00:00...2026-11-23-23:00"),
+        ]
     )
     failed = alerts.run_failure_finding("collection_job", "0123456789abcdef", "boom", "2026-11-23-10:00", True)
 
@@ -266,13 +267,53 @@ def test_freshness_job_and_run_failure_findings():
         ("freshness:c", None),
         ("freshness:d", False),
     ]
-    assert [(f.key, f.firing, f.announce_firing, f.text) for f in jobs] == [
-        ("run_failed:collection_job", True, False, "collection_job: latest finished run 01234567 failed"),
-        ("run_failed:tokens_job", False, False, "tokens_job: latest finished run fedcba98 succeeded"),
+    assert [(f.key, f.subject, f.firing, f.announce_firing, f.text) for f in jobs] == [
+        (
+            "run_failed:collection_job:2026-11-23-09:00",
+            "collection_job",
+            False,
+            False,
+            "collection_job for partition 2026-11-23-09:00: latest finished run 00112233 succeeded",
+        ),
+        (
+            "run_failed:collection_job:2026-11-23-10:00",
+            "collection_job",
+            True,
+            False,
+            "collection_job for partition 2026-11-23-10:00: latest finished run 01234567 failed",
+        ),
+        (
+            "run_failed:stats_1h_job:2026-11-23-00:00...2026-11-23-23:00",
+            "stats_1h_job",
+            True,
+            False,
+            "stats_1h_job for partition 2026-11-23-00:00...2026-11-23-23:00: latest finished run 44556677 failed",
+        ),
+        ("run_failed:tokens_job", "tokens_job", False, False, "tokens_job: latest finished run fedcba98 succeeded"),
     ]
-    assert failed.text == (
-        "collection_job: run 01234567 for partition 2026-11-23-10:00 failed: boom; Dagster will retry it"
+    assert (failed.key, failed.text) == (
+        "run_failed:collection_job:2026-11-23-10:00",
+        "collection_job: run 01234567 for partition 2026-11-23-10:00 failed: boom; Dagster will retry it",
     )
+
+
+def test_a_failing_job_removed_from_the_code_location_resolves():
+    previous = {
+        "run_failed:old_job:2026-11-23-10:00": {
+            "condition": "run_failed",
+            "subject": "old_job",
+            "since": T0.isoformat(),
+        },
+        "run_failed:tokens_job": {"condition": "run_failed", "subject": "tokens_job", "since": T0.isoformat()},
+    }
+
+    findings = alerts.removed_job_findings(previous, ["tokens_job", "collection_job"])
+    result = alerts.step(previous, findings, T1)
+
+    assert [(a.key, a.state, a.text) for a in result.alerts] == [
+        ("run_failed:old_job:2026-11-23-10:00", "resolved", "old_job: no longer in the code location")
+    ]
+    assert list(result.firing) == ["run_failed:tokens_job"]
 
 
 def test_alert_policy_from_environment():

@@ -1,68 +1,23 @@
-"""A hand-built hour: Hyperliquid (1 h rates) and Binance (8 h rates), a 1000x PEPE market on
-each, and a second BTC market on Binance. Every expected value below is worked out by hand."""
+"""The hand-built hour of `funding_pipeline_tests.handbuilt`; every expected value below is
+worked out by hand."""
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal as D
+from datetime import timedelta
 
 import pytest
 
 from funding_pipeline import warehouse
-from funding_pipeline.lib.aggregates import write_stats_1h, write_stats_1m
-from funding_pipeline.lib.exchanges.model import IntervalSource, MarketRow, RateUnit
+from funding_pipeline.lib.aggregates import write_stats_1h
 from funding_pipeline.lib.polling import PollOutcome
-from funding_pipeline.lib.snapshots import polls_table, snapshots_table
 from funding_pipeline.lib.storage import layout
-from funding_pipeline.lib.storage.files import ChunkWriter
-from funding_pipeline.lib.tokens import ArbitrageConfig, write_arbitrage, write_cross_exchange, write_normalized_tokens
-
-HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
-S = timedelta(seconds=15)
-
-
-def row(exchange, symbol, mark, rate, interval, oi_base="10000", volume="5000000"):
-    return MarketRow(
-        exchange=exchange,
-        symbol=symbol,
-        mark_price=D(mark),
-        index_price=None,
-        funding_rate=D(rate),
-        funding_rate_raw=rate,
-        rate_unit=RateUnit.DECIMAL,
-        funding_interval_hours=D(interval),
-        interval_source=IntervalSource.FIXED,
-        open_interest_base=D(oi_base),
-        open_interest_usd=D(oi_base) * D(mark),
-        volume_24h_usd=D(volume),
-        next_funding_at=None,
-    )
-
-
-# slot offset -> rows; minute 10:00 has 4 slots, minute 10:01 two.
-HL_BTC = {0: ("100", "0.00001"), 1: ("102", "0.00002"), 2: ("99", "0.00003"), 3: ("101", "0.00002"),
-          4: ("103", "0.00004"), 5: ("104", "0.00006")}  # fmt: skip
-
-
-def slot_outcomes(i: int) -> list[PollOutcome]:
-    at = HOUR + S * i
-    hl = [
-        row("hyperliquid", "BTC", *HL_BTC.get(i, ("105", "0.00003")), "1"),
-        row("hyperliquid", "kPEPE", "0.012", "0.00001", "1", oi_base="100000000"),
-    ]
-    bn = [
-        row("binance", "BTCUSDT", "100.5", "0.0001", "8"),
-        row("binance", "BTCUSDC", "100.4", "0.0002", "8", oi_base="10"),
-        row("binance", "1000PEPEUSDT", "0.0121", "-0.0002", "8", oi_base="100000000"),
-    ]
-    return [PollOutcome("hyperliquid", at, True, rows=hl), PollOutcome("binance", at, True, rows=bn)]
-
-
-def build_chunk(wh, start: datetime, slots: range) -> None:
-    writer = ChunkWriter(layout.chunk_path(wh, start))
-    for i in slots:
-        outcomes = slot_outcomes(i)
-        writer.append(snapshots_table(outcomes), polls_table(outcomes))
-    closed = writer.close()
-    write_stats_1m(wh, closed, start, start + timedelta(minutes=5))
+from funding_pipeline.lib.tokens import (
+    ArbitrageConfig,
+    ArbitrageSettingsError,
+    load_arbitrage_config,
+    write_arbitrage,
+    write_cross_exchange,
+    write_normalized_tokens,
+)
+from funding_pipeline_tests.handbuilt import HOUR, build_chunk, row
 
 
 @pytest.fixture
@@ -179,13 +134,27 @@ def test_arbitrage_and_cross_exchange(wh):
     assert pepe[:2] == ("binance", "hyperliquid")
     assert pepe[4] == pytest.approx(0.3066)
 
-    oi_apr, vol_apr, venues = con.execute(
-        "SELECT oi_weighted_apr, volume_weighted_apr, venues FROM cross_exchange_funding WHERE base_asset = 'BTC'"
+    period, oi_apr, vol_apr, venues, total_oi, total_volume = con.execute(
+        "SELECT period, oi_weighted_apr, volume_weighted_apr, venues, total_open_interest_usd, total_volume_24h_usd "
+        "FROM cross_exchange_funding WHERE base_asset = 'BTC'"
     ).fetchone()
     # primary BTC markets: HL OI 10000 x 104 = 1,040,000 at 0.5256; Binance 10000 x 100.5 = 1,005,000 at 0.1095
     assert oi_apr == pytest.approx((0.5256 * 1_040_000 + 0.1095 * 1_005_000) / 2_045_000)
     assert vol_apr == pytest.approx((0.5256 + 0.1095) / 2)  # equal volumes
-    assert venues == 2
+    assert (period, venues, total_oi, total_volume) == ("live", 2, 2_045_000.0, 10_000_000.0)
+
+    weights = con.execute(
+        "SELECT period, exchange, symbol, funding_apr, open_interest_usd, oi_weight, volume_weight "
+        "FROM cross_exchange_weights WHERE base_asset = 'BTC' ORDER BY exchange"
+    ).fetchall()
+    assert weights == [
+        ("live", "binance", "BTCUSDT", pytest.approx(0.1095), 1_005_000.0, pytest.approx(1_005_000 / 2_045_000), 0.5),
+        ("live", "hyperliquid", "BTC", pytest.approx(0.5256), 1_040_000.0, pytest.approx(1_040_000 / 2_045_000), 0.5),
+    ]
+    assert con.execute("SELECT count(*), count(DISTINCT base_asset) FROM cross_exchange_weights").fetchone() == (
+        4,
+        2,
+    )  # one row per (base asset, venue): the primary markets only
 
 
 def test_filters_drop_thin_markets(wh):
@@ -197,3 +166,64 @@ def test_filters_drop_thin_markets(wh):
     bases = warehouse.connect(wh.parent).execute("SELECT base_asset FROM funding_arbitrage").fetchall()
     # Binance BTC (1,005,000 USD OI) is filtered out, leaving BTC on one venue; PEPE legs hold 1.2M+ USD
     assert bases == [("PEPE",)]
+
+
+def equal_rates(at, i) -> list[PollOutcome]:
+    """BTC at 0.0001 per 8 h on three venues: every APR is 0.1095."""
+    return [
+        PollOutcome(e, at, True, rows=[row(e, s, "100", "0.0001", "8")])
+        for e, s in (("okx", "BTC-USDT-SWAP"), ("binance", "BTCUSDT"), ("bybit", "BTCUSDT"))
+    ]
+
+
+def test_equal_aprs_on_every_venue_still_give_a_pair(tmp_path):
+    wh = tmp_path / "warehouse"
+    build_chunk(wh, HOUR, range(2), equal_rates)
+    now = HOUR + timedelta(minutes=5)
+    write_normalized_tokens(wh, layout.chunk_path(wh, HOUR), now)
+
+    write_arbitrage(wh, ArbitrageConfig(), now)
+
+    rows = (
+        warehouse.connect(wh.parent)
+        .execute(
+            "SELECT base_asset, long_exchange, short_exchange, long_funding_apr, short_funding_apr, spread_apr, "
+            "net_spread_apr, venues FROM funding_arbitrage"
+        )
+        .fetchall()
+    )
+    # long: lowest APR, ties by venue name (binance); short: highest APR among the other venues (bybit)
+    assert rows == [("BTC", "binance", "bybit", 0.1095, 0.1095, 0.0, pytest.approx(-2 * 0.001 * 365 / 7), 3)]
+
+
+def test_arbitrage_settings_precedence_run_config_then_variables_then_defaults():
+    env = {
+        "FUNDING_ARB_MIN_OI_USD": "250000",
+        "FUNDING_ARB_TAKER_FEE": "0.0004",
+        "FUNDING_ARB_TAKER_FEES": "binance=0.0002, okx=0.0003",
+        "FUNDING_ARB_HOLDING_DAYS": "14",
+    }
+
+    assert load_arbitrage_config({}) == ArbitrageConfig(100_000.0, 100_000.0, 0.0005, {}, 7.0)
+    assert load_arbitrage_config(env) == ArbitrageConfig(
+        250_000.0, 100_000.0, 0.0004, {"binance": 0.0002, "okx": 0.0003}, 14.0
+    )
+    assert load_arbitrage_config(
+        env, min_open_interest_usd=None, holding_days=3, taker_fees={"okx": 0.0001, "bybit": 0.00055}
+    ) == ArbitrageConfig(250_000.0, 100_000.0, 0.0004, {"binance": 0.0002, "okx": 0.0001, "bybit": 0.00055}, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "message"),
+    [
+        ({"FUNDING_ARB_TAKER_FEE": "5"}, {}, r"FUNDING_ARB_TAKER_FEE='5': a taker fee is a decimal per trade"),
+        ({"FUNDING_ARB_MIN_VOLUME_USD": "lots"}, {}, r"FUNDING_ARB_MIN_VOLUME_USD='lots' is not a number"),
+        ({"FUNDING_ARB_TAKER_FEES": "binance"}, {}, r"'binance' is not <exchange>=<fee>"),
+        ({}, {"holding_days": 0}, "holding_days must be more than 0"),
+        ({}, {"min_open_interest_usd": -1}, "min_open_interest_usd=-1 must be at least 0"),
+        ({}, {"taker_fees": {"binanse": 0.0004}}, r"unknown exchange id\(s\): binanse"),
+    ],
+)
+def test_invalid_arbitrage_settings_name_the_setting(env, overrides, message):
+    with pytest.raises(ArbitrageSettingsError, match=message):
+        load_arbitrage_config(env, known_exchanges=["binance", "okx"], **overrides)

@@ -21,13 +21,29 @@ from funding_pipeline.lib.aggregates import write_stats_1h
 )
 def market_stats_1h(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Hourly buckets from the hour's closed 1-minute rows: sample-weighted average rate,
-    min/max, first open, last close, last open interest and volume, summed samples."""
+    min/max, first open, last close, last open interest and volume, summed samples. In a range
+    backfill an hour without 1-minute files is skipped and listed in `empty_hours`."""
     current = settings()
     window = context.partition_time_window
-    hour, files = window.start, []
+    hour, files, empty = window.start, set(), []
     while hour < window.end:  # a single-run backfill covers a range of hours
-        files.append(str(write_stats_1h(current.warehouse, hour)))
+        written = write_stats_1h(current.warehouse, hour)
+        if written is None:
+            empty.append(hour.strftime(CLOSED_HOURS.fmt))
+        else:
+            files.add(str(written))
         hour += timedelta(hours=1)
+    if not files:
+        raise dg.Failure(f"no 1-minute aggregates for {', '.join(empty)} under {current.warehouse}")
+    if empty:
+        context.log.warning(f"skipped {len(empty)} hour(s) without 1-minute aggregates: {', '.join(empty)}")
+    hours = int((window.end - window.start) / timedelta(hours=1))
     return dg.MaterializeResult(
-        metadata={**settings_metadata(current), "hours": len(files), "files": sorted(set(files))}
+        metadata={
+            **settings_metadata(current),
+            "hours": hours,
+            "hours_written": hours - len(empty),
+            "empty_hours": dg.MetadataValue.json(empty),
+            "files": sorted(files),
+        }
     )

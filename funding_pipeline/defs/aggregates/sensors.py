@@ -1,6 +1,23 @@
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
 import dagster as dg
 
 from funding_pipeline.defs.aggregates.partitions import CLOSED_HOURS
+from funding_pipeline.defs.ingest.schedules import collection_job
+from funding_pipeline.defs.metadata import settings
+from funding_pipeline.lib.storage import layout
+
+HOUR = timedelta(hours=1)
+MAX_REQUESTS_PER_TICK = 24  # catching up after downtime spreads over ticks
+# A collection run in one of these states may still close chunks of its hour.
+COLLECTING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 stats_1h_job = dg.define_asset_job(
     "stats_1h_job",
@@ -10,16 +27,76 @@ stats_1h_job = dg.define_asset_job(
 )
 
 
-@dg.asset_sensor(
-    asset_key=dg.AssetKey("market_stats_1m"),
+def wall_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _key(hour: datetime) -> str:
+    return hour.strftime(CLOSED_HOURS.fmt)
+
+
+def _hour(key: str) -> datetime:
+    return datetime.strptime(key, CLOSED_HOURS.fmt).replace(tzinfo=UTC)
+
+
+def plan_hours(
+    start: datetime | None,
+    now: datetime,
+    has_data: Callable[[datetime], bool],
+    collecting: Callable[[datetime], bool],
+    limit: int = MAX_REQUESTS_PER_TICK,
+) -> tuple[list[datetime], list[datetime], datetime | None]:
+    """Walk the closed hours from `start` in order: (hours to request, empty hours passed over,
+    the last hour handled). An hour is closed once the clock passed its end and no collection
+    run for it is still going; the walk stops at the first hour that is not, so it is handled on
+    a later tick — never skipped. Closed hours without 1-minute files are passed over."""
+    requested, empty, last = [], [], None
+    hour = start
+    newest_closed = now.replace(minute=0, second=0, microsecond=0) - HOUR
+    while hour is not None and hour <= newest_closed and len(requested) < limit:
+        if collecting(hour):
+            break
+        (requested if has_data(hour) else empty).append(hour)
+        last = hour
+        hour += HOUR
+    return requested, empty, last
+
+
+@dg.sensor(
     job=stats_1h_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def stats_1h_when_hour_closes(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-    """A collection run materializes market_stats_1m for its hour when the hour's last chunk
-    has closed: that is the moment to build the hour's 1h rows."""
-    partition = asset_event.dagster_event.partition
-    if partition is None or not CLOSED_HOURS.has_partition_key(partition):
-        return dg.SkipReason(f"hour {partition} has not closed yet")
-    return dg.RunRequest(run_key=f"stats_1h:{partition}:{asset_event.run_id}", partition_key=partition)
+def stats_1h_when_hour_closes(context: dg.SensorEvaluationContext):
+    """Requests market_stats_1h for every closed hour whose 1-minute files exist, in order, one
+    run per hour (run key `stats_1h:<hour>`). The cursor is the last hour handled; an hour whose
+    collection run is still going (or that has not ended yet) waits for a later tick. Without a
+    cursor it starts at the oldest 1-minute hour on disk and leaves out hours already built."""
+    warehouse = settings().warehouse
+    instance = context.instance
+    if context.cursor:
+        start, done = _hour(context.cursor) + HOUR, set()
+    else:
+        start = layout.first_stats_1m_hour(warehouse)
+        done = instance.get_materialized_partitions(dg.AssetKey("market_stats_1h")) if start else set()
+
+    def collecting(hour: datetime) -> bool:
+        tags = {"dagster/partition": _key(hour)}
+        filters = dg.RunsFilter(job_name=collection_job.name, tags=tags, statuses=COLLECTING)
+        return bool(instance.get_run_records(filters=filters, limit=1))
+
+    def has_data(hour: datetime) -> bool:
+        return _key(hour) not in done and bool(layout.hour_files(warehouse, hour, layout.stats_1m_path))
+
+    requested, empty, last = plan_hours(start, wall_now(), has_data, collecting)
+    if empty:
+        context.log.info(f"no 1-minute files (or already built): {', '.join(_key(h) for h in empty)}")
+    cursor = _key(last) if last is not None else context.cursor
+    if not requested:
+        pending = last + HOUR if last is not None else start
+        waiting = f"; next: {_key(pending)}" if pending is not None else "; no 1-minute files yet"
+        return dg.SensorResult(skip_reason=f"no closed hour to roll up{waiting}", cursor=cursor)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"stats_1h:{_key(h)}", partition_key=_key(h)) for h in requested],
+        cursor=cursor,
+    )

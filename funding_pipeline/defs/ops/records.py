@@ -115,13 +115,44 @@ def finished_runs_before(instance: dg.DagsterInstance, cutoff) -> list[dg.RunRec
         cursor = page[-1].dagster_run.run_id
 
 
-def latest_finished_run(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
-    """The newest run of a job that succeeded or failed (canceled runs say nothing either way)."""
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]),
-        limit=1,
-    )
-    return records[0] if records else None
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+RECENT_RUNS = 200  # finished runs per job read on each alert tick (about 8 days of collection runs)
+SETTLED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]  # canceled runs say nothing either way
+
+
+def run_partition(tags: dict[str, str]) -> str | None:
+    """The partition a run covered: its partition key, `<first>...<last>` for a ranged run, else None."""
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"]
+    if RANGE_START in tags and RANGE_END in tags:
+        return f"{tags[RANGE_START]}...{tags[RANGE_END]}"
+    return None
+
+
+def latest_finished_runs(instance: dg.DagsterInstance, job_name: str, limit: int = RECENT_RUNS) -> list[dg.RunRecord]:
+    """The newest succeeded or failed run of each partition (one for an unpartitioned job) among
+    the job's last `limit` such runs."""
+    records = instance.get_run_records(filters=dg.RunsFilter(job_name=job_name, statuses=SETTLED), limit=limit)
+    latest: dict[str | None, dg.RunRecord] = {}
+    for record in records:  # newest first
+        latest.setdefault(run_partition(record.dagster_run.tags), record)
+    return list(latest.values())
+
+
+def previous_finished_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunRecord | None:
+    """The newest succeeded or failed run of the same job and partition created before `run`."""
+    partition = run_partition(run.tags)
+    tags = {k: run.tags[k] for k in ("dagster/partition", RANGE_START, RANGE_END) if k in run.tags}
+    filters = dg.RunsFilter(job_name=run.job_name, tags=tags, statuses=SETTLED)
+    cursor = run.run_id  # pages go from newest to oldest: start just before `run`
+    while True:
+        page = instance.get_run_records(filters=filters, limit=PAGE, cursor=cursor)
+        for record in page:
+            if run_partition(record.dagster_run.tags) == partition:
+                return record
+        if len(page) < PAGE:
+            return None
+        cursor = page[-1].dagster_run.run_id
 
 
 def freshness_states(instance: dg.DagsterInstance, repository_def: dg.RepositoryDefinition) -> dict[str, str]:

@@ -12,7 +12,7 @@ from funding_pipeline.lib.tokens import newest_closed_chunk
 
 ALERT_SENSOR = "funding_alerts"
 RUN_FAILURE_SENSOR = "run_failure_alerts"
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2  # 2: run_failed keyed by job and partition
 WILL_RETRY_TAG = "dagster/will_retry"
 
 
@@ -42,24 +42,25 @@ def _jobs(repository_def: dg.RepositoryDefinition) -> list[str]:
 def funding_alerts(context: dg.SensorEvaluationContext, alert_webhook: AlertWebhook):
     """Alerts once when a condition starts and once when it clears: a venue wrote rows in too few of
     the last hour's slots or in none of the last N, the collection stalled, a freshness policy
-    fails, a job's latest run failed. The firing set lives in the cursor (JSON)."""
+    fails, the latest run of a job (+ partition) failed. The firing set lives in the cursor (JSON)."""
     current = settings()
     policy = alerts.load_alert_policy()
     now = _now(current)
     health = alerts.venue_health(current.warehouse, now, enabled_exchange_ids(current))
     findings = alerts.venue_findings(health, policy)
-    complete = {alerts.VENUE_SHARE, alerts.VENUE_SILENT, alerts.RUN_FAILED} if findings else {alerts.RUN_FAILED}
+    complete = {alerts.VENUE_SHARE, alerts.VENUE_SILENT} if findings else set()
     findings.append(alerts.collection_finding(health, policy))
     findings += alerts.freshness_findings(records.freshness_states(context.instance, context.repository_def))
-    latest = {}
-    for job in _jobs(context.repository_def):
-        record = records.latest_finished_run(context.instance, job)
-        if record is not None:
-            run = record.dagster_run
-            latest[job] = alerts.JobRun(job, run.run_id, run.status.value)
-    findings += alerts.job_findings(latest)
+    previous = _firing(context.cursor)
+    jobs = _jobs(context.repository_def)
+    findings += alerts.job_findings(
+        alerts.JobRun(job, r.dagster_run.run_id, r.dagster_run.status.value, records.run_partition(r.dagster_run.tags))
+        for job in jobs
+        for r in records.latest_finished_runs(context.instance, job)
+    )
+    findings += alerts.removed_job_findings(previous, jobs)
 
-    step = alerts.step(_firing(context.cursor), findings, now, complete)
+    step = alerts.step(previous, findings, now, complete)
     failed = alert_webhook.deliver(step.alerts, context.log)
     state = step.without(failed)
     cursor = json.dumps({"version": CURSOR_VERSION, "firing": state}, sort_keys=True)
@@ -71,14 +72,24 @@ def funding_alerts(context: dg.SensorEvaluationContext, alert_webhook: AlertWebh
 
 @dg.run_failure_sensor(name=RUN_FAILURE_SENSOR, default_status=dg.DefaultSensorStatus.RUNNING)
 def run_failure_alerts(context: dg.RunFailureSensorContext, alert_webhook: AlertWebhook):
-    """One alert per failed run of this code location, with its error and whether Dagster retries it.
-    `funding_alerts` sends the matching "resolved" when a later run of the job succeeds."""
+    """Alerts at once when a job (+ partition) starts failing, with the error and whether Dagster
+    retries the run. A failure right after another of the same job and partition (a retry, a
+    rerun) is the same condition and sends nothing; `funding_alerts` sends the "resolved" when a
+    run of that job and partition succeeds."""
     run = context.dagster_run
+    partition = records.run_partition(run.tags)
+    before = records.previous_finished_run(context.instance, run)
+    if before is not None and before.dagster_run.status == dg.DagsterRunStatus.FAILURE:
+        context.log.info(
+            f"{alerts.run_failed_key(run.job_name, partition)} already firing since run "
+            f"{before.dagster_run.run_id[:8]}; run {run.run_id[:8]} failed too"
+        )
+        return
     finding = alerts.run_failure_finding(
         run.job_name,
         run.run_id,
         context.failure_event.message or "run failed",
-        run.tags.get("dagster/partition"),
+        partition,
         run.tags.get(WILL_RETRY_TAG) == "true",
     )
     failed = alert_webhook.deliver([alerts.announce(finding, datetime.now(UTC))], context.log)

@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -5,6 +6,7 @@ from pydantic import Field
 
 from funding_pipeline.defs.metadata import OWNERS, column_schema, enabled_exchange_ids, settings, settings_metadata
 from funding_pipeline.lib import tokens
+from funding_pipeline.lib.exchanges import all_exchanges
 from funding_pipeline.lib.status import write_tracker_status
 
 FIVE_MINUTES = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=10))
@@ -73,13 +75,16 @@ def normalized_tokens(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 
 
 class ArbitrageSettings(dg.Config):
-    """Filters and costs of the ranking (defaults in docs/operations.md)."""
+    """Filters and costs of the ranking; empty = the `FUNDING_ARB_*` variable, else the default
+    (docs/operations.md, "Arbitrage settings")."""
 
-    min_open_interest_usd: float = 100_000.0
-    min_volume_24h_usd: float = 100_000.0
-    default_taker_fee: float = 0.0005
-    taker_fees: dict[str, float] = Field(default_factory=dict)  # per exchange id, overrides the default
-    holding_days: float = 7.0
+    min_open_interest_usd: float | None = Field(None, description="USD open interest each leg needs (100,000)")
+    min_volume_24h_usd: float | None = Field(None, description="USD 24 h volume each leg needs (100,000)")
+    default_taker_fee: float | None = Field(None, description="taker fee per trade, decimal (0.0005 = 5 bps)")
+    taker_fees: dict[str, float] = Field(
+        default_factory=dict, description="per exchange id, overrides the default fee (merged over the variable)"
+    )
+    holding_days: float | None = Field(None, description="days the entry and exit fees are spread over (7)")
 
 
 @dg.asset(
@@ -97,24 +102,54 @@ def funding_arbitrage(context: dg.AssetExecutionContext, config: ArbitrageSettin
     spread, each leg's interval (flagged when they differ), the mark-price spread between the
     legs and the spread net of taker fees; `period` = 'live'."""
     current = settings()
-    cfg = tokens.ArbitrageConfig(**config.model_dump())
+    try:
+        cfg = tokens.load_arbitrage_config(known_exchanges=all_exchanges(), **config.model_dump())
+    except tokens.ArbitrageSettingsError as exc:
+        raise dg.Failure(str(exc)) from None
     tokens.write_arbitrage(current.warehouse, cfg, _now(context))
-    return dg.MaterializeResult(metadata={**settings_metadata(current), **config.model_dump(exclude={"taker_fees"})})
+    used = dataclasses.asdict(cfg)
+    return dg.MaterializeResult(
+        metadata={
+            **settings_metadata(current),
+            **{k: v for k, v in used.items() if k != "taker_fees"},
+            "taker_fees": dg.MetadataValue.json(used["taker_fees"]),
+        }
+    )
 
 
-@dg.asset(
-    name="cross_exchange_funding",
-    group_name="tokens",
-    deps=["normalized_tokens"],
+def _cross_spec(table: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        table,
+        group_name="tokens",
+        deps=["normalized_tokens"],
+        description=description,
+        owners=OWNERS,
+        kinds={"duckdb"},
+        metadata=column_schema(table),
+        freshness_policy=FIVE_MINUTES,
+    )
+
+
+@dg.multi_asset(
+    name="cross_exchange",
+    specs=[
+        _cross_spec(
+            "cross_exchange_funding",
+            "Per base asset (`period` = 'live'): open-interest-weighted and volume-weighted funding APR over "
+            "its venues' primary markets, the venue count and the totals the weights come from.",
+        ),
+        _cross_spec(
+            "cross_exchange_weights",
+            "The venues behind each cross_exchange_funding row: one row per (period, base asset, venue) with "
+            "the primary market's APR, open interest, volume and its oi_weight / volume_weight (each sums to 1).",
+        ),
+    ],
     pool="duckdb_tokens",
-    owners=OWNERS,
-    kinds={"duckdb"},
-    metadata=column_schema("cross_exchange_funding"),
-    freshness_policy=FIVE_MINUTES,
 )
-def cross_exchange_funding(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Per base asset: open-interest-weighted and volume-weighted funding APR over its venues'
-    primary markets, with the weights (total OI, total volume) and the venue count."""
+def cross_exchange(context: dg.AssetExecutionContext):
+    """Cross-venue averages and their per-venue weights, written from the same normalized_tokens file."""
     current = settings()
-    tokens.write_cross_exchange(current.warehouse, _now(context))
-    return dg.MaterializeResult(metadata=settings_metadata(current))
+    funding, weights = tokens.write_cross_exchange(current.warehouse, _now(context))
+    meta = settings_metadata(current)
+    yield dg.MaterializeResult(asset_key="cross_exchange_weights", metadata={**meta, "file": str(weights)})
+    yield dg.MaterializeResult(asset_key="cross_exchange_funding", metadata={**meta, "file": str(funding)})

@@ -3,7 +3,7 @@ import dagster as dg
 tokens_job = dg.define_asset_job(
     "tokens_job",
     selection=dg.AssetSelection.assets(
-        "tracker_status", "normalized_tokens", "funding_arbitrage", "cross_exchange_funding"
+        "tracker_status", "normalized_tokens", "funding_arbitrage", "cross_exchange_funding", "cross_exchange_weights"
     ),
     description="Rebuilds venue health, normalized tokens and the rankings from the newest closed chunk.",
 )

@@ -6,7 +6,7 @@ hour of 1m rows = 12 files, 30 days of 1h rows = 30 files.
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 OPEN_SUFFIX = ".open"  # a chunk still being written: `<MM>.duckdb.open`, never read
@@ -47,6 +47,7 @@ KINDS: tuple[FileKind, ...] = (
     _latest("normalized_tokens"),
     _latest("funding_arbitrage"),
     _latest("cross_exchange_funding"),
+    _latest("cross_exchange_weights"),
     _latest("funding_rate_ma"),
     _latest("accumulated_funding"),
     _latest("funding_arbitrage_ma"),
@@ -75,6 +76,17 @@ def hour_files(warehouse: Path, hour: datetime, path_of) -> list[Path]:
     """The existing per-chunk files (`chunk_path` or `stats_1m_path`) of one hour."""
     paths = (path_of(warehouse, hour + timedelta(minutes=5 * k)) for k in range(12))
     return [p for p in paths if p.exists()]
+
+
+def first_stats_1m_hour(warehouse: Path) -> datetime | None:
+    """The oldest hour with a 1-minute file (from the folder names; None when there is none)."""
+    root = warehouse / "market_stats_1m"
+    days = sorted(p for p in root.glob("????-??-??") if p.is_dir()) if root.is_dir() else []
+    for day in days:
+        for hour in sorted(p for p in day.glob("??") if p.is_dir()):
+            if any(hour.glob("??.duckdb")):
+                return datetime.strptime(f"{day.name} {hour.name}", "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return None
 
 
 def stats_1h_path(warehouse: Path, day: date) -> Path:

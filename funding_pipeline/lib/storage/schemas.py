@@ -159,14 +159,32 @@ FUNDING_ARBITRAGE = _t(
 
 CROSS_EXCHANGE_FUNDING = _t(
     "cross_exchange_funding",
-    1,
-    ("base_asset",),
+    2,
+    ("period", "base_asset"),
+    ("period", "VARCHAR"),
     ("base_asset", "VARCHAR"),
     ("venues", "INTEGER"),
     ("oi_weighted_apr", "DOUBLE"),
     ("volume_weighted_apr", "DOUBLE"),
     ("total_open_interest_usd", "DOUBLE"),
     ("total_volume_24h_usd", "DOUBLE"),
+    ("computed_at", TS),
+)
+
+# The venues behind each cross_exchange_funding row and their weights (one row per venue).
+CROSS_EXCHANGE_WEIGHTS = _t(
+    "cross_exchange_weights",
+    1,
+    ("period", "base_asset", "exchange"),
+    ("period", "VARCHAR"),
+    ("base_asset", "VARCHAR"),
+    ("exchange", "VARCHAR"),
+    ("symbol", "VARCHAR"),
+    ("funding_apr", "DOUBLE"),
+    ("open_interest_usd", "DOUBLE"),
+    ("volume_24h_usd", "DOUBLE"),
+    ("oi_weight", "DOUBLE"),
+    ("volume_weight", "DOUBLE"),
     ("computed_at", TS),
 )
 
@@ -241,6 +259,7 @@ TABLES: dict[str, Table] = {
         NORMALIZED_TOKENS,
         FUNDING_ARBITRAGE,
         CROSS_EXCHANGE_FUNDING,
+        CROSS_EXCHANGE_WEIGHTS,
         FUNDING_RATE_HISTORY,
         FUNDING_RATE_MA,
         ACCUMULATED_FUNDING,

@@ -2,6 +2,7 @@
 never polled), with the webhook behind `httpx.MockTransport`."""
 
 import json
+import shutil
 import time
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 from funding_pipeline.defs.ops.resources import AlertWebhook
 from funding_pipeline.defs.ops.sensors import funding_alerts, run_failure_alerts
 from funding_pipeline_tests.defs.ops.support import run
+from funding_pipeline_tests.handbuilt import HOUR, build_chunk
 
 URL = "https://hooks.example.test/alerts"
 
@@ -219,3 +221,70 @@ def test_a_failing_freshness_policy_alerts_and_resolves(webhook_env, definitions
         "[funding_pipeline] RESOLVED freshness after 0 min: market_stats_1h: freshness policy state WARN"
     ]
     assert firing(cursor) == []
+
+
+def fail_alert(instance, hook, result) -> None:
+    """What the run-failure sensor does for `result`'s failed run."""
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alerts",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"alert_webhook": webhook(hook)},
+    ).for_run_failure()
+    run_failure_alerts(context)
+
+
+def stats_1h(definitions, instance, partition: str, **tags):
+    return run(definitions, instance, "stats_1h_job", partition_key=partition, tags=tags or None)
+
+
+def test_run_failures_alert_once_per_job_and_partition_and_resolve_per_partition(
+    webhook_env, definitions, instance, hook
+):
+    # No 1-minute files for 05:00 and 06:00 (the collected hour is 10:00): those runs fail.
+    first = stats_1h(definitions, instance, "2026-11-23-05:00")
+    fail_alert(instance, hook, first)
+    retry = stats_1h(definitions, instance, "2026-11-23-05:00", **{"dagster/parent_run_id": first.run_id})
+    fail_alert(instance, hook, retry)
+    other = stats_1h(definitions, instance, "2026-11-23-06:00")
+    fail_alert(instance, hook, other)
+
+    assert not (first.success or retry.success or other.success)
+    assert [(m["key"], m["state"], m["details"]["run_id"]) for m in hook.received] == [
+        ("run_failed:stats_1h_job:2026-11-23-05:00", "firing", first.run_id),
+        ("run_failed:stats_1h_job:2026-11-23-06:00", "firing", other.run_id),
+    ]
+    assert hook.texts()[0].startswith(
+        f"[funding_pipeline] FIRING run_failed: stats_1h_job: run {first.run_id[:8]} for partition "
+        "2026-11-23-05:00 failed: "
+    )
+
+    cursor = tick(definitions, instance, hook)
+    assert hook.texts() == []  # announced by the run-failure sensor
+    assert firing(cursor) == ["run_failed:stats_1h_job:2026-11-23-05:00", "run_failed:stats_1h_job:2026-11-23-06:00"]
+
+    # Another hour of the same job succeeding resolves nothing.
+    assert stats_1h(definitions, instance, "2026-11-23-10:00").success
+    cursor = tick(definitions, instance, hook, cursor)
+    assert hook.texts() == []
+    assert len(firing(cursor)) == 2
+
+    # 05:00 collected after all: its next run succeeds and resolves that partition only.
+    build_chunk(webhook_env / "warehouse", HOUR.replace(hour=5), range(4))
+    fixed = stats_1h(definitions, instance, "2026-11-23-05:00")
+    assert fixed.success
+    cursor = tick(definitions, instance, hook, cursor)
+    assert hook.texts() == [
+        "[funding_pipeline] RESOLVED run_failed after 0 min: stats_1h_job for partition 2026-11-23-05:00: "
+        f"latest finished run {fixed.run_id[:8]} succeeded"
+    ]
+    assert firing(cursor) == ["run_failed:stats_1h_job:2026-11-23-06:00"]
+
+    # A failure of 05:00 after that success is a new condition: alerted again.
+    shutil.rmtree(webhook_env / "warehouse" / "market_stats_1m" / "2026-11-23" / "05")
+    again = stats_1h(definitions, instance, "2026-11-23-05:00")
+    fail_alert(instance, hook, again)
+    assert [(m["key"], m["details"]["run_id"]) for m in hook.received] == [
+        ("run_failed:stats_1h_job:2026-11-23-05:00", again.run_id)
+    ]
