@@ -168,9 +168,11 @@ long_leg AS (
     SELECT * FROM counted WHERE venues >= 2
     QUALIFY row_number() OVER (PARTITION BY period, base_asset ORDER BY ma_funding_apr ASC, exchange) = 1
 ),
+-- The short leg is chosen among the other venues, so equal MAs everywhere still give a pair.
 short_leg AS (
-    SELECT * FROM counted WHERE venues >= 2
-    QUALIFY row_number() OVER (PARTITION BY period, base_asset ORDER BY ma_funding_apr DESC, exchange) = 1
+    SELECT c.* FROM counted c
+    JOIN long_leg l ON c.period = l.period AND c.base_asset = l.base_asset AND c.exchange <> l.exchange
+    QUALIFY row_number() OVER (PARTITION BY c.period, c.base_asset ORDER BY c.ma_funding_apr DESC, c.exchange) = 1
 ),
 intervals AS (
     SELECT exchange, base_asset, arg_max(funding_interval_hours, funding_time) AS hours

@@ -220,6 +220,8 @@ def test_arbitrage_per_window_and_persistence(tmp_path):
             ("bybit", "7d", 0.02, True),
             ("lighter", "7d", 0.90, False),  # invalid: not ranked
             ("okx", "30d", 0.1, True),  # a single venue: no pair
+            ("okx", "14d", 0.07, True),  # equal MAs: still a pair, on two venues
+            ("bybit", "14d", 0.07, True),
         ],
     )
 
@@ -231,11 +233,13 @@ def test_arbitrage_per_window_and_persistence(tmp_path):
             "FROM funding_arbitrage_ma ORDER BY period"
         ).fetchall()
     assert [(p, lo, sh, v, n) for p, lo, sh, _, v, n, _ in rows] == [
+        ("14d", "bybit", "okx", 2, 2.0),  # tie: long the first venue by name, short the other
         ("1d", "okx", "bybit", 2, 2.0),
         ("1h", "okx", "bybit", 3, 2.0),
-        ("7d", "bybit", "okx", 2, 1.0),
+        ("7d", "bybit", "okx", 2, 2.0),
     ]
-    assert rows[1][3] == pytest.approx(0.25)
+    assert rows[0][3] == 0.0
+    assert rows[2][3] == pytest.approx(0.25)
     assert {r[6] for r in rows} == {AS_OF}
 
 
