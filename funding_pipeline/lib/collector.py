@@ -86,6 +86,23 @@ class FailureLog:
             self.current[o.exchange] = None if o.ok else o.error
 
 
+def finish_chunk(warehouse, writer: ChunkWriter, start: datetime) -> None:
+    """Close a chunk and write its 1-minute aggregates (the one way a chunk is finished)."""
+    closed = writer.close()
+    write_stats_1m(warehouse, closed, start, start + CHUNK)
+
+
+def finish_open_chunks(warehouse, hour: datetime) -> list[str]:
+    """Close every `<MM>.duckdb.open` of the hour as it is, with its 1m aggregates; returns `HH:MM`s."""
+    closed = []
+    for k in range(12):
+        start = hour + CHUNK * k
+        if layout.open_chunk_path(warehouse, start).exists() and not layout.chunk_path(warehouse, start).exists():
+            finish_chunk(warehouse, ChunkWriter(layout.chunk_path(warehouse, start)), start)
+            closed.append(f"{start:%H:%M}")
+    return closed
+
+
 async def collect_hour(
     hour: datetime,
     *,
@@ -96,8 +113,12 @@ async def collect_hour(
     log: logging.Logger,
 ) -> CollectionReport:
     if not clock.simulated and hour + timedelta(hours=1) <= clock.now():
+        # A run that died in its hour left its chunk open: close it first, so its rows and
+        # their 1-minute aggregates are not stranded, then refuse the hour.
+        closed = finish_open_chunks(warehouse, hour)
+        saved = f"; closed the open chunk(s) {', '.join(closed)} left by an earlier attempt" if closed else ""
         raise PastHourError(
-            f"live collection cannot collect the past hour {hour:%Y-%m-%d %H}:00 UTC; "
+            f"live collection cannot collect the past hour {hour:%Y-%m-%d %H}:00 UTC{saved}; "
             "use FUNDING_SOURCE=replay with FUNDING_CLOCK=simulated to build history"
         )
     report = CollectionReport(hour)
@@ -134,8 +155,7 @@ async def collect_hour(
         except BaseException:
             writer.abandon()
             raise
-        closed = writer.close()
-        write_stats_1m(warehouse, closed, start, end)
+        finish_chunk(warehouse, writer, start)
         report.chunks_closed.append(f"{start:%H:%M}")
     return report
 
