@@ -69,21 +69,26 @@ def chunk_slots(start: datetime) -> list[datetime]:
 
 
 class FailureLog:
-    """Logs a venue's failure when it starts or changes and when it clears, not every slot."""
+    """Logs a venue's failure (error) or rejected markets (warning) when it starts or changes,
+    and when it clears; not every slot. The text is the poll's `tracker_polls.error`."""
 
     def __init__(self, log: logging.Logger):
-        self.log, self.current = log, {}
+        self.log = log
+        self.current: dict[str, tuple[bool, str] | None] = {}
 
     def observe(self, outcomes: list[PollOutcome]) -> None:
         for o in outcomes:
             previous = self.current.get(o.exchange)
-            if not o.ok and o.error != previous:
-                self.log.error("%s failed at %s: %s", o.exchange, f"{o.slot_at:%H:%M:%S}", o.error)
-            elif o.ok and previous is not None:
-                self.log.info("%s recovered at %s", o.exchange, f"{o.slot_at:%H:%M:%S}")
-            if o.ok and o.rejected:
-                self.log.warning("%s rejected %d market(s): %s", o.exchange, len(o.rejected), o.rejected[0])
-            self.current[o.exchange] = None if o.ok else o.error
+            state = None if o.error is None else (o.ok, o.error)
+            at = f"{o.slot_at:%H:%M:%S}"
+            if state is not None and state != previous:
+                if o.ok:
+                    self.log.warning("%s at %s: %s", o.exchange, at, o.error)
+                else:
+                    self.log.error("%s failed at %s: %s", o.exchange, at, o.error)
+            elif state is None and previous is not None:
+                self.log.info("%s recovered at %s", o.exchange, at)
+            self.current[o.exchange] = state
 
 
 def finish_chunk(warehouse, writer: ChunkWriter, start: datetime) -> None:

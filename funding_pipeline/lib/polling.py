@@ -37,7 +37,15 @@ class PollOutcome:
     latency_ms: float = 0.0
     requests: int = 0
     retries: int = 0
+    # Why the poll failed; for a poll that answered (`ok`), why markets were rejected, else None.
     error: str | None = None
+
+
+def rejection_summary(rejected: list[ParseError]) -> str | None:
+    """The `error` of a poll that answered but had markets refused by parsing (`ok` stays true)."""
+    if not rejected:
+        return None
+    return f"{len(rejected)} market(s) rejected: {rejected[0]}"
 
 
 TransportFactory = Callable[[str, int], httpx.AsyncBaseTransport]
@@ -100,6 +108,7 @@ async def poll_exchange(
             rows=result.rows,
             rejected=result.rejected,
             skipped=result.skipped,
+            error=rejection_summary(result.rejected),
         )
     except (TransportError, ParseError) as exc:
         outcome = PollOutcome(venue_id, slot_at, ok=False, error=f"{type(exc).__name__}: {exc}")
