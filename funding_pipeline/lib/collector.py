@@ -25,8 +25,17 @@ SLOT = timedelta(seconds=SLOT_SECONDS)
 LATE_TOLERANCE = timedelta(seconds=5)
 
 
+# The schedule launches a run a minute before its hour (Dagster's launch overhead is seconds);
+# the run waits for HH:00:00. Earlier than this is a mistake, not a head start.
+EARLY_START = timedelta(minutes=5)
+
+
 class PastHourError(RuntimeError):
     """Live collection cannot observe the past."""
+
+
+class EarlyStartError(RuntimeError):
+    """A live run started too long before its hour."""
 
 
 @dataclass
@@ -125,6 +134,11 @@ async def collect_hour(
         raise PastHourError(
             f"live collection cannot collect the past hour {hour:%Y-%m-%d %H}:00 UTC{saved}; "
             "use FUNDING_SOURCE=replay with FUNDING_CLOCK=simulated to build history"
+        )
+    if not clock.simulated and clock.now() < hour - EARLY_START:
+        raise EarlyStartError(
+            f"live collection of {hour:%Y-%m-%d %H}:00 UTC started at {clock.now():%H:%M:%S}, more than "
+            f"{EARLY_START.total_seconds() / 60:.0f} minutes before its hour; launch it at most that early"
         )
     report = CollectionReport(hour)
     breakers = {e.venue.id: Breaker() for e in exchanges}
