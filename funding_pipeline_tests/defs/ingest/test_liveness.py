@@ -170,3 +170,9 @@ def test_last_write_is_the_newest_chunk_file(warehouse):
 
     assert liveness.last_write(warehouse, HOUR) == HOUR + timedelta(minutes=12, seconds=30)
     assert [p.name for p in liveness.open_chunks(warehouse, HOUR)] == ["10.duckdb.open"]
+
+
+def test_the_watched_step_is_the_collection_step(definitions):
+    nodes = [n.name for n in definitions.resolve_job_def("collection_job").graph.node_defs]
+
+    assert sensors.COLLECTION_STEP == "collection_hour" and sensors.COLLECTION_STEP in nodes
