@@ -123,7 +123,7 @@ def test_dagster_run_retries_relaunch_when_they_will(definitions, warehouse, mon
         assert (failed.status, failed.tags["dagster/will_retry"]) == (dg.DagsterRunStatus.FAILURE, "true")
 
 
-def test_waiting_for_the_hour_or_the_pool_is_not_death(definitions, warehouse, monkeypatch):
+def test_silence_counts_from_the_hour_and_only_once_the_step_started(definitions, warehouse, monkeypatch):
     at(HOUR + timedelta(minutes=5), monkeypatch)
     with dg.DagsterInstance.ephemeral() as instance:
         # launched at 09:59, step started, nothing written yet, 10:00:00 only 5 min ago → dead
