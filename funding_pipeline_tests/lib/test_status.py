@@ -101,3 +101,23 @@ def test_answered_with_no_rows_is_the_error_of_an_empty_poll(tmp_path):
         1,
         0,
     )
+
+
+def test_a_poll_whose_markets_were_all_rejected_is_a_failure_with_its_reason(tmp_path):
+    wh = tmp_path / "warehouse"
+    reason = "3 market(s) rejected: okx tickers $.data[0].markPx: not finite (got 'Infinity')"
+    write_chunk(
+        wh,
+        T,
+        (NO_ROWS, polls({"slot_at": T, "exchange": "okx", "rows": 2})),
+        (NO_ROWS, polls({"slot_at": T + S, "exchange": "okx", "rows": 0, "rejected": 3, "error": reason})),
+    )
+
+    (row,) = tracker_status(wh, ["okx"], T + timedelta(minutes=5)).to_pylist()
+
+    assert (row["last_success_at"], row["last_error_at"], row["last_error"], row["consecutive_failures"]) == (
+        T,
+        T + S,
+        reason,
+        1,
+    )
