@@ -25,8 +25,17 @@ SLOT = timedelta(seconds=SLOT_SECONDS)
 LATE_TOLERANCE = timedelta(seconds=5)
 
 
+# The schedule launches a run a minute before its hour (Dagster's launch overhead is seconds);
+# the run waits for HH:00:00. Earlier than this is a mistake, not a head start.
+EARLY_START = timedelta(minutes=5)
+
+
 class PastHourError(RuntimeError):
     """Live collection cannot observe the past."""
+
+
+class EarlyStartError(RuntimeError):
+    """A live run started too long before its hour."""
 
 
 @dataclass
@@ -69,21 +78,43 @@ def chunk_slots(start: datetime) -> list[datetime]:
 
 
 class FailureLog:
-    """Logs a venue's failure when it starts or changes and when it clears, not every slot."""
+    """Logs a venue's failure (error) or rejected markets (warning) when it starts or changes,
+    and when it clears; not every slot. The text is the poll's `tracker_polls.error`."""
 
     def __init__(self, log: logging.Logger):
-        self.log, self.current = log, {}
+        self.log = log
+        self.current: dict[str, tuple[bool, str] | None] = {}
 
     def observe(self, outcomes: list[PollOutcome]) -> None:
         for o in outcomes:
             previous = self.current.get(o.exchange)
-            if not o.ok and o.error != previous:
-                self.log.error("%s failed at %s: %s", o.exchange, f"{o.slot_at:%H:%M:%S}", o.error)
-            elif o.ok and previous is not None:
-                self.log.info("%s recovered at %s", o.exchange, f"{o.slot_at:%H:%M:%S}")
-            if o.ok and o.rejected:
-                self.log.warning("%s rejected %d market(s): %s", o.exchange, len(o.rejected), o.rejected[0])
-            self.current[o.exchange] = None if o.ok else o.error
+            state = None if o.error is None else (o.ok, o.error)
+            at = f"{o.slot_at:%H:%M:%S}"
+            if state is not None and state != previous:
+                if o.ok:
+                    self.log.warning("%s at %s: %s", o.exchange, at, o.error)
+                else:
+                    self.log.error("%s failed at %s: %s", o.exchange, at, o.error)
+            elif state is None and previous is not None:
+                self.log.info("%s recovered at %s", o.exchange, at)
+            self.current[o.exchange] = state
+
+
+def finish_chunk(warehouse, writer: ChunkWriter, start: datetime) -> None:
+    """Close a chunk and write its 1-minute aggregates (the one way a chunk is finished)."""
+    closed = writer.close()
+    write_stats_1m(warehouse, closed, start, start + CHUNK)
+
+
+def finish_open_chunks(warehouse, hour: datetime) -> list[str]:
+    """Close every `<MM>.duckdb.open` of the hour as it is, with its 1m aggregates; returns `HH:MM`s."""
+    closed = []
+    for k in range(12):
+        start = hour + CHUNK * k
+        if layout.open_chunk_path(warehouse, start).exists() and not layout.chunk_path(warehouse, start).exists():
+            finish_chunk(warehouse, ChunkWriter(layout.chunk_path(warehouse, start)), start)
+            closed.append(f"{start:%H:%M}")
+    return closed
 
 
 async def collect_hour(
@@ -96,9 +127,18 @@ async def collect_hour(
     log: logging.Logger,
 ) -> CollectionReport:
     if not clock.simulated and hour + timedelta(hours=1) <= clock.now():
+        # A run that died in its hour left its chunk open: close it first, so its rows and
+        # their 1-minute aggregates are not stranded, then refuse the hour.
+        closed = finish_open_chunks(warehouse, hour)
+        saved = f"; closed the open chunk(s) {', '.join(closed)} left by an earlier attempt" if closed else ""
         raise PastHourError(
-            f"live collection cannot collect the past hour {hour:%Y-%m-%d %H}:00 UTC; "
+            f"live collection cannot collect the past hour {hour:%Y-%m-%d %H}:00 UTC{saved}; "
             "use FUNDING_SOURCE=replay with FUNDING_CLOCK=simulated to build history"
+        )
+    if not clock.simulated and clock.now() < hour - EARLY_START:
+        raise EarlyStartError(
+            f"live collection of {hour:%Y-%m-%d %H}:00 UTC started at {clock.now():%H:%M:%S}, more than "
+            f"{EARLY_START.total_seconds() / 60:.0f} minutes before its hour; launch it at most that early"
         )
     report = CollectionReport(hour)
     breakers = {e.venue.id: Breaker() for e in exchanges}
@@ -134,8 +174,7 @@ async def collect_hour(
         except BaseException:
             writer.abandon()
             raise
-        closed = writer.close()
-        write_stats_1m(warehouse, closed, start, end)
+        finish_chunk(warehouse, writer, start)
         report.chunks_closed.append(f"{start:%H:%M}")
     return report
 

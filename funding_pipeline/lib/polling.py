@@ -6,7 +6,6 @@ reason; it never raises into the slot and never delays the other venues past the
 
 import asyncio
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +36,15 @@ class PollOutcome:
     latency_ms: float = 0.0
     requests: int = 0
     retries: int = 0
+    # Why the poll failed; for a poll that answered (`ok`), why markets were rejected, else None.
     error: str | None = None
+
+
+def rejection_summary(rejected: list[ParseError]) -> str | None:
+    """The `error` of a poll that answered but had markets refused by parsing (`ok` stays true)."""
+    if not rejected:
+        return None
+    return f"{len(rejected)} market(s) rejected: {rejected[0]}"
 
 
 TransportFactory = Callable[[str, int], httpx.AsyncBaseTransport]
@@ -87,10 +94,12 @@ async def poll_exchange(
     if breaker is not None and not breaker.allows(slot_at):
         error = CircuitOpen(f"circuit open until {breaker.open_until:%H:%M:%S} after {breaker.failures} failures")
         return PollOutcome(venue_id, slot_at, ok=False, error=f"CircuitOpen: {error}")
-    started = time.monotonic()
+    # The event loop's clock (time.monotonic in production): the same one `wait_for` uses.
+    clock = asyncio.get_running_loop().time
+    started = clock()
     # Not closed here: the transport belongs to the run (LiveTransports) or the slot (replay).
     client = httpx.AsyncClient(transport=transport, headers={"user-agent": USER_AGENT}, follow_redirects=True)
-    http = VenueHttp(exchange.venue, client, deadline=started + budget_s, sleep=sleep)
+    http = VenueHttp(exchange.venue, client, deadline=started + budget_s, sleep=sleep, clock=clock)
     try:
         result = await asyncio.wait_for(exchange.poll(http, slot_at), timeout=budget_s)
         outcome = PollOutcome(
@@ -100,6 +109,7 @@ async def poll_exchange(
             rows=result.rows,
             rejected=result.rejected,
             skipped=result.skipped,
+            error=rejection_summary(result.rejected),
         )
     except (TransportError, ParseError) as exc:
         outcome = PollOutcome(venue_id, slot_at, ok=False, error=f"{type(exc).__name__}: {exc}")
@@ -108,7 +118,7 @@ async def poll_exchange(
     except Exception as exc:  # a bug in one venue's code must not cost the others their rows
         outcome = PollOutcome(venue_id, slot_at, ok=False, error=f"{type(exc).__name__}: {exc}")
     outcome.requests, outcome.retries = http.requests, http.retries
-    outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
+    outcome.latency_ms = round((clock() - started) * 1000, 1)
     if breaker is not None:
         breaker.record(outcome.ok, slot_at)
     return outcome

@@ -1,6 +1,6 @@
 """The code location loads, and its assets, checks, jobs and schedules are what the contract says."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -34,7 +34,7 @@ def test_ingest_assets_partitioned_hourly_with_open_hour(definitions):
         partitions = graph.get(dg.AssetKey(name)).partitions_def
         assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)
         assert partitions.cron_schedule == "0 * * * *"
-        assert partitions.end_offset == 1
+        assert partitions.end_offset == 2
 
 
 def test_ingest_checks_are_blocking(definitions):
@@ -49,14 +49,34 @@ def test_ingest_checks_are_blocking(definitions):
         assert checks[key].blocking, key
 
 
-def test_collection_schedule_runs_by_default_for_the_current_hour(definitions):
+@pytest.mark.parametrize(
+    ("scheduled_at", "partition"),
+    [
+        (datetime(2026, 11, 23, 12, 59, tzinfo=UTC), "2026-11-23-13:00"),
+        (datetime(2026, 11, 23, 23, 59, tzinfo=UTC), "2026-11-24-00:00"),  # across midnight
+        (datetime(2026, 12, 31, 23, 59, tzinfo=UTC), "2027-01-01-00:00"),
+    ],
+)
+def test_collection_schedule_launches_the_next_hour_a_minute_early(definitions, scheduled_at, partition):
     schedule = definitions.get_schedule_def("collection_hourly")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("59 * * * *", "UTC")
 
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 13, 0, 5, tzinfo=UTC))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=scheduled_at, repository_def=definitions.get_repository_def()
+    )
     (request,) = schedule.evaluate_tick(context).run_requests
 
-    assert request.partition_key == "2026-11-23-13:00"
+    assert (request.partition_key, request.run_key) == (partition, partition)
+    assert request.job_name in (None, "collection_job")
+    # the hour that starts in a minute is already a partition (end_offset=2)
+    keys = definitions.resolve_job_def("collection_job").partitions_def.get_partition_keys(
+        current_time=scheduled_at + timedelta(seconds=5)
+    )
+    assert keys[-2:] == [
+        (scheduled_at - timedelta(minutes=59)).strftime("%Y-%m-%d-%H:%M"),
+        partition,
+    ]
 
 
 def test_every_schedule_and_sensor_runs_by_default(definitions):

@@ -4,6 +4,7 @@ reason, every other venue's rows still land."""
 import asyncio
 import dataclasses
 import json
+import logging
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from funding_pipeline import warehouse
+from funding_pipeline.lib.clock import SimulatedClock
+from funding_pipeline.lib.collector import FailureLog, run_collect_hour
 from funding_pipeline.lib.exchanges import hyperliquid
 from funding_pipeline.lib.http.breaker import Breaker
-from funding_pipeline.lib.http.client import VenueHttp
+from funding_pipeline.lib.http.client import VenueHttp, retry_after_seconds
 from funding_pipeline.lib.http.errors import HttpStatusError
-from funding_pipeline.lib.polling import poll_slot, replay_transports
+from funding_pipeline.lib.polling import PollOutcome, poll_slot, replay_transports
 from funding_pipeline_tests.fixtures import FIXTURES
 
 SLOT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -37,9 +41,15 @@ def poll_both(tmp_path, bad_response, breakers=None, slot=SLOT):
     return asyncio.run(poll_slot([GOOD, BAD], slot, 0, replay_transports(tmp_path), breakers))
 
 
+ABSENT = object()  # the key is left out of the market, not set to null
+
+
 def with_market_field(index, field, value):
     payload = json.loads(json.dumps(PAYLOAD))
-    payload[1][index][field] = value
+    if value is ABSENT:
+        del payload[1][index][field]
+    else:
+        payload[1][index][field] = value
     return {"status": 200, "json": payload}
 
 
@@ -64,6 +74,9 @@ def test_broken_answer_fails_that_venue_only(tmp_path, response, error):
     ("field", "value", "reason"),
     [
         ("markPx", None, "$[1][1].markPx: required field missing"),
+        ("markPx", ABSENT, "$[1][1].markPx: required field missing"),
+        ("markPx", "Infinity", "$[1][1].markPx: not finite"),
+        ("oraclePx", "-Infinity", "$[1][1].oraclePx: not finite"),
         ("markPx", "NaN", "$[1][1].markPx: not finite"),
         ("markPx", "0", "$[1][1]: mark price must be positive"),
         ("markPx", "-6.04", "$[1][1]: mark price must be positive"),
@@ -79,6 +92,8 @@ def test_bad_market_rejected_with_reason_rest_kept(tmp_path, field, value, reaso
     assert [r.symbol for r in bad.rows] == ["BTC", "HPOS"]
     (rejected,) = bad.rejected
     assert reason in str(rejected)
+    assert bad.error == f"1 market(s) rejected: {rejected}"
+    assert good.error is None
 
 
 def test_no_cassette_is_an_error_never_an_empty_success(tmp_path):
@@ -205,3 +220,128 @@ def test_live_transports_are_kept_per_venue_for_the_run():
 
     assert first is again and first is not other
     asyncio.run(transports.aclose())
+
+
+def test_429_retry_after_as_http_date_is_honoured():
+    answers = [
+        httpx.Response(
+            429,
+            headers={"date": "Mon, 23 Nov 2026 12:00:00 GMT", "retry-after": "Mon, 23 Nov 2026 12:00:03 GMT"},
+            text="slow down",
+        ),
+        httpx.Response(200, json=PAYLOAD),
+    ]
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+
+    async def run():
+        transport = httpx.MockTransport(lambda request: answers.pop(0))
+        async with httpx.AsyncClient(transport=transport) as client:
+            http = VenueHttp(UNPACED, client, deadline=time.monotonic() + 12, sleep=fake_sleep)
+            body = await http.post_json("/info", {"type": "metaAndAssetCtxs"})
+            return body, http.retries
+
+    body, retries = asyncio.run(run())
+
+    assert body[0]["universe"][0]["name"] == "BTC"
+    assert (slept, retries) == ([3.0], 1)
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "Mon, 23 Nov 2026 12:00:05 GMT"}, 5.0),  # no Date header: our clock
+        ({"retry-after": "Mon, 23 Nov 2026 11:59:00 GMT"}, 0.0),  # already past
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_seconds(headers, seconds):
+    response = httpx.Response(429, headers=headers)
+
+    assert retry_after_seconds(response, now=SLOT) == seconds
+
+
+class LiveAt(SimulatedClock):
+    """A live run started at a given time; slots advance without sleeping."""
+
+    simulated = False
+
+
+def test_faults_reach_tracker_polls_and_the_run_log(tmp_path, caplog):
+    """Hyena answers by slot parity: even slots one market without `markPx` (rejected), odd
+    slots HTTP 503. Driven through the collector, stored, and read back from the closed chunk."""
+    replay = tmp_path / "replay"
+    cassette(replay / "hyperliquid", "ok", {"status": 200, "json": PAYLOAD})
+    hyena = {"type": "metaAndAssetCtxs", "dex": "hyna"}
+    cassette(replay / "hyena", "a_rejected", with_market_field(1, "markPx", ABSENT), hyena)
+    cassette(replay / "hyena", "b_down", {"status": 503, "text": "upstream unavailable"}, hyena)
+    hour = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    log = logging.getLogger("test.faults")
+
+    with caplog.at_level(logging.INFO, logger="test.faults"):
+        report = run_collect_hour(
+            hour,
+            warehouse=tmp_path / "warehouse",
+            exchanges=[GOOD, BAD],
+            transports=replay_transports(replay),
+            clock=LiveAt(hour + timedelta(minutes=55)),
+            log=log,
+        )
+
+    rejected = "hyena metaAndAssetCtxs $[1][1].markPx: required field missing (got None)"
+    down = "HttpStatusError: HTTP 503 from https://api.hyperliquid.xyz/info: upstream unavailable"
+    con = warehouse.connect(tmp_path)
+    polls = con.execute(
+        "SELECT slot_at, exchange, ok, rows, rejected, retries, error, first_rejection FROM tracker_polls "
+        "ORDER BY slot_at, exchange LIMIT 4"
+    ).fetchall()
+    at = hour + timedelta(minutes=55)
+    assert polls == [
+        (at, "hyena", True, 2, 1, 0, f"1 market(s) rejected: {rejected}", rejected),
+        (at, "hyperliquid", True, 3, 0, 0, None, None),
+        (at + timedelta(seconds=15), "hyena", False, 0, 0, 2, down, None),
+        (at + timedelta(seconds=15), "hyperliquid", True, 3, 0, 0, None, None),
+    ]
+    assert con.execute(
+        "SELECT exchange, count(*), count(*) FILTER (WHERE ok), count(error) FROM tracker_polls GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [("hyena", 20, 10, 20), ("hyperliquid", 20, 20, 0)]
+    assert (report.venues["hyena"].slots_failed, report.venues["hyena"].rejected) == (10, 10)
+    assert report.venues["hyena"].last_error == down
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert messages[:3] == [
+        ("WARNING", f"hyena at 10:55:00: 1 market(s) rejected: {rejected}"),
+        ("ERROR", f"hyena failed at 10:55:15: {down}"),
+        ("WARNING", f"hyena at 10:55:30: 1 market(s) rejected: {rejected}"),
+    ]
+    assert len(messages) == 20  # one per change of state, none for hyperliquid
+
+
+def test_run_log_reports_a_lasting_fault_once_and_its_recovery():
+    slot = [SLOT + timedelta(seconds=15 * i) for i in range(4)]
+    failures = FailureLog(logging.getLogger("test.failure_log"))
+    messages = []
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            messages.append((record.levelname, record.getMessage()))
+
+    failures.log.addHandler(Capture())
+    failures.log.setLevel(logging.INFO)
+    down = PollOutcome("okx", slot[0], ok=False, error="RequestTimeout: no answer within 12s")
+    for outcomes in (
+        [down],
+        [dataclasses.replace(down, slot_at=slot[1])],
+        [PollOutcome("okx", slot[2], ok=True, error="1 market(s) rejected: bad")],
+        [PollOutcome("okx", slot[3], ok=True)],
+    ):
+        failures.observe(outcomes)
+
+    assert messages == [
+        ("ERROR", "okx failed at 12:00:00: RequestTimeout: no answer within 12s"),
+        ("WARNING", "okx at 12:00:30: 1 market(s) rejected: bad"),
+        ("INFO", "okx recovered at 12:00:45"),
+    ]

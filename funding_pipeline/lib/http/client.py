@@ -9,6 +9,8 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -38,12 +40,29 @@ def decode_json(response: httpx.Response) -> Any:
         raise BadBody(f"undecodable body ({ctype}) from {response.url}: {exc}; starts {snippet!r}") from None
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _http_date(value: str | None) -> datetime | None:
     try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+        at = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
         return None
+    return None if at is None or at.tzinfo is None else at
+
+
+def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds: delta-seconds, or an HTTP date measured from the response's
+    `Date` header (the server's clock; our clock when it sends none). None when absent or invalid."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    until = _http_date(value)
+    if until is None:
+        return None
+    sent = _http_date(response.headers.get("date")) or now or datetime.now(UTC)
+    return max(0.0, (until - sent).total_seconds())
 
 
 class VenueHttp:
