@@ -47,7 +47,7 @@ from pathlib import Path
 import duckdb
 
 from funding_pipeline.lib.storage import layout
-from funding_pipeline.lib.storage.files import attach_sql, check_version, connect, write_atomic
+from funding_pipeline.lib.storage.files import attach_all, connect, write_atomic
 from funding_pipeline.lib.storage.schemas import (
     ACCUMULATED_FUNDING,
     FUNDING_ARBITRAGE_MA,
@@ -256,16 +256,10 @@ def stats_files(warehouse: Path, start: datetime, end: datetime) -> list[Path]:
 
 def _attach_union(con: duckdb.DuckDBPyConnection, table: Table, files: Iterable[Path], view: str) -> int:
     """A temp view `view` over `table` in every file (empty with the right columns when none)."""
-    parts = []
-    for n, path in enumerate(files):
-        alias = f"{view}_{n}"
-        con.execute(attach_sql(path, alias))
-        check_version(con, alias, table, path)
-        cols = ", ".join(f'"{c}"' for c in table.column_names)
-        parts.append(f"SELECT {cols} FROM {alias}.{table.name}")  # sql-ok: generated identifiers
-    body = " UNION ALL ".join(parts) if parts else table.empty_select()
+    files = list(files)
+    body = attach_all(con, table, files, f"{view}_")
     con.execute(f"CREATE TEMP VIEW {view} AS {body}")  # sql-ok: fixed identifiers
-    return len(parts)
+    return len(files)
 
 
 def _periods(con: duckdb.DuckDBPyConnection, name: str, periods: tuple[tuple[str, int], ...]) -> None:

@@ -204,7 +204,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table, select: str, params: list) ->
 
 def write_normalized_tokens(warehouse: Path, chunk: Path, now: datetime) -> Path:
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(attach_sql(chunk, "src"))  # detached when write_atomic closes the file
+        con.execute(attach_sql(chunk, "src"))  # write_atomic detaches it
         check_version(con, "src", MARKET_SNAPSHOTS, chunk)
         _insert(con, NORMALIZED_TOKENS, TOKENS_SELECT, [now])
 

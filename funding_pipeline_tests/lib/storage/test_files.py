@@ -12,6 +12,7 @@ from funding_pipeline.lib.storage import layout
 from funding_pipeline.lib.storage.files import (
     ChunkWriter,
     SchemaVersionError,
+    attach_all,
     connect,
     replace_where,
     write_atomic,
@@ -169,3 +170,35 @@ def test_resuming_an_open_chunk_of_another_schema_version_is_refused(tmp_path):
         ChunkWriter(final)
     with duckdb.connect(str(layout.open_chunk_path(tmp_path, start))) as con:  # not relabelled
         assert con.execute("SELECT schema_version FROM _meta WHERE table_name = 'market_snapshots'").fetchone() == (0,)
+
+
+def test_attach_all_checks_every_version_and_names_the_bad_file(tmp_path):
+    good, bad = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    write_candles(good, candles((1, 100.0)), 1, 1)
+    write_candles(bad, candles((2, 101.0)), 2, 2)
+    with duckdb.connect(str(bad)) as con:
+        con.execute("UPDATE _meta SET schema_version = 7 WHERE table_name = 'price_candles'")
+
+    with duckdb.connect() as con:
+        union = attach_all(con, PRICE_CANDLES, [good], "g")
+        assert con.execute(f"SELECT close FROM ({union})").fetchall() == [(100.0,)]
+        with pytest.raises(SchemaVersionError, match=r"b\.duckdb: price_candles has schema version 7"):
+            attach_all(con, PRICE_CANDLES, [good, bad], "x")
+        assert con.execute(f"SELECT count(*) FROM ({attach_all(con, PRICE_CANDLES, [], 'e')})").fetchone() == (0,)
+
+
+def test_write_atomic_leaves_nothing_attached(tmp_path):
+    from funding_pipeline.lib.storage import files
+
+    source = tmp_path / "src.duckdb"
+    write_candles(source, candles((1, 100.0)), 1, 1)
+
+    def fill(con):
+        union = attach_all(con, PRICE_CANDLES, [source], "s")
+        con.execute(f"INSERT INTO price_candles SELECT * FROM ({union})")
+
+    write_atomic(tmp_path / "copy.duckdb", [PRICE_CANDLES], fill, threads=1)
+
+    assert closes(tmp_path / "copy.duckdb") == [100.0]
+    names = files._writer_instance().execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal")
+    assert names.fetchall() == [("memory",)]
