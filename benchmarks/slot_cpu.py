@@ -29,11 +29,14 @@ import pstats
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# The checkout this script lives in, not whichever copy of the package is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import funding_pipeline
 
 RECORDINGS = Path(funding_pipeline.__file__).parent / "recordings"
