@@ -26,6 +26,8 @@ from funding_pipeline.lib.exchanges.model import (
 # such a value is a unit error upstream or in the parser.
 MAX_ABS_RATE_1H = Decimal("0.05")
 
+_tuple_new = tuple.__new__  # NamedTuple's generated __new__ is a Python function: 3x slower
+
 
 class Ctx(NamedTuple):
     """Where in which payload a parser is, for error messages.
@@ -46,7 +48,7 @@ class Ctx(NamedTuple):
         return f"{base}[{self.part}]" if isinstance(self.part, int) else f"{base}.{self.part}"
 
     def at(self, part: str | int) -> "Ctx":
-        return Ctx(self.venue, self.endpoint, self, part)
+        return _tuple_new(Ctx, (self.venue, self.endpoint, self, part))
 
     def error(self, value: object, reason: str) -> ParseError:
         return ParseError(self.venue, self.endpoint, self.path, value, reason)
@@ -72,7 +74,11 @@ def req(obj: dict, key: str, ctx: Ctx) -> Any:
 
 
 def req_str(obj: dict, key: str, ctx: Ctx) -> str:
-    value = req(obj, key, ctx)
+    value = obj.get(key)
+    if type(value) is str and value:
+        return value
+    if value is None:
+        raise ctx.at(key).error(None, "required field missing")
     if not isinstance(value, str) or not value:
         raise ctx.at(key).error(value, "expected a non-empty string")
     return value
@@ -101,10 +107,20 @@ def opt_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal | None:
     value = obj.get(key)
     if value is None or value == "":
         return None
+    if type(value) is str:  # the common case, as in req_decimal
+        try:
+            out = Decimal(value)
+            if out.is_finite():
+                return out
+        except InvalidOperation:
+            pass
     return req_decimal(obj, key, ctx)
 
 
 def req_int(obj: dict, key: str, ctx: Ctx) -> int:
+    value = obj.get(key)
+    if type(value) is int:  # JSON integers decode as int: nothing to check
+        return value
     number = req_decimal(obj, key, ctx)
     if number != number.to_integral_value():
         raise ctx.at(key).error(obj[key], "expected an integer")
@@ -170,22 +186,22 @@ def make_row(
         open_interest_usd = open_interest_base * mark_price
     elif open_interest_base is None and open_interest_usd is not None:
         open_interest_base = open_interest_usd / mark_price
-    return MarketRow(
-        exchange=venue.id,
-        symbol=symbol,
-        mark_price=mark_price,
-        index_price=index_price,
-        funding_rate=decimal_rate,
-        funding_rate_raw=str(rate_raw),
-        rate_unit=venue.rate_unit,
-        funding_interval_hours=interval_hours,
-        interval_source=interval_source,
-        open_interest_base=open_interest_base,
-        open_interest_usd=open_interest_usd,
-        volume_24h_usd=volume_24h_usd,
-        next_funding_at=next_funding_at,
-        base_hint=base_hint,
-        settlement_interval_hours=settlement_interval_hours,
+    return MarketRow(  # positional: keyword construction costs ~0.5 µs more per market
+        venue.id,
+        symbol,
+        mark_price,
+        index_price,
+        decimal_rate,
+        str(rate_raw),
+        venue.rate_unit,
+        interval_hours,
+        interval_source,
+        open_interest_base,
+        open_interest_usd,
+        volume_24h_usd,
+        next_funding_at,
+        base_hint,
+        settlement_interval_hours,
     )
 
 

@@ -178,6 +178,9 @@ class ChunkWriter:
         self.con = duckdb.connect(str(self.path))
         try:
             self.con.execute("SET TimeZone = 'UTC'")
+            # A slot is ~1,500 rows: starting DuckDB's worker threads for it costs more CPU than
+            # they save (append 20 -> 9 ms per slot, docs/benchmarks.md "Collection").
+            self.con.execute("SET threads = 1")
             if resuming:  # a chunk opened by older code keeps its version; never relabel it
                 for table in self.TABLES:
                     check_version(self.con, "main", table, self.path)
