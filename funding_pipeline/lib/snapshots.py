@@ -94,6 +94,9 @@ def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
     intervals = _per_distinct([r.funding_interval_hours for r in rows], float)
     per_hour = [rate / hours for rate, hours in zip(rates, intervals, strict=True)]
     hours_per_year = float(units.HOURS_PER_YEAR)
+    settles = [
+        r.funding_interval_hours if r.settlement_interval_hours is None else r.settlement_interval_hours for r in rows
+    ]
     cols = {
         "observed_at": slots,
         "exchange": [r.exchange for r in rows],
@@ -107,9 +110,7 @@ def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
         "rate_unit": _per_distinct([r.rate_unit for r in rows], _value),
         "funding_interval_hours": intervals,
         "interval_source": _per_distinct([r.interval_source for r in rows], _value),
-        "settlement_interval_hours": _per_distinct(
-            [r.settlement_interval_hours or r.funding_interval_hours for r in rows], float
-        ),
+        "settlement_interval_hours": _per_distinct(settles, float),
         "funding_rate_1h": per_hour,
         "funding_apr": [p * hours_per_year for p in per_hour],
         "open_interest_base": _optional_floats([r.open_interest_base for r in rows]),
