@@ -88,15 +88,22 @@ class TransportClient:
         return response
 
 
+# One decoder for every answer: `json.loads` with options builds a new one per call.
+_DECODER = json.JSONDecoder(parse_float=str)
+
+
 def decode_json(response: httpx.Response) -> Any:
     """JSON whose fractional numbers stay their exact text (parsers make Decimals of the fields
-    they use: half the decode cost of `parse_float=Decimal`); HTML or truncated bodies raise `BadBody`.
+    they use); HTML or truncated bodies raise `BadBody`.
 
-    Decoded from the bytes (JSON is UTF-8) unless the answer names another charset."""
+    Decoded from the bytes as `json.loads` does (JSON is UTF-8) unless the answer names another
+    charset: httpx's charset lookup costs ~10 µs per answer."""
     try:
-        if response.charset_encoding in (None, "utf-8", "UTF-8"):
-            return json.loads(response.content, parse_float=str)
-        return json.loads(response.text, parse_float=str)
+        ctype = response.headers.get("content-type", "").lower()
+        if "charset" in ctype and "charset=utf-8" not in ctype:
+            return _DECODER.decode(response.text)
+        content = response.content
+        return _DECODER.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
     except ValueError as exc:
         text = response.text
         ctype = response.headers.get("content-type", "?")
