@@ -27,6 +27,8 @@ from funding_pipeline.lib.exchanges.model import (
 MAX_ABS_RATE_1H = Decimal("0.05")
 
 _tuple_new = tuple.__new__  # NamedTuple's generated __new__ is a Python function: 3x slower
+_ZERO = Decimal(0)  # Decimal against Decimal compares 3x faster than against int 0
+_rate_caps: dict[Decimal, Decimal] = {}  # interval -> largest allowed |rate| for that interval
 
 
 class Ctx(NamedTuple):
@@ -169,18 +171,18 @@ def make_row(
         interval_hours, interval_source = venue.interval_hours, IntervalSource.FIXED
     if interval_source is None:
         raise ctx.error(interval_hours, "interval given without its source")
-    if interval_hours <= 0:
+    if interval_hours <= _ZERO:
         raise ctx.error(interval_hours, "funding interval must be positive")
-    if mark_price <= 0:
+    if mark_price <= _ZERO:
         raise ctx.error(mark_price, "mark price must be positive")
-    if index_price is not None and index_price <= 0:
+    if index_price is not None and index_price <= _ZERO:
         raise ctx.error(index_price, "index price must be positive")
     decimal_rate = checked_rate(ctx, rate, rate_raw, interval_hours, venue.rate_unit)
-    if open_interest_base is not None and open_interest_base < 0:
+    if open_interest_base is not None and open_interest_base < _ZERO:
         raise ctx.error(open_interest_base, "open_interest_base must not be negative")
-    if open_interest_usd is not None and open_interest_usd < 0:
+    if open_interest_usd is not None and open_interest_usd < _ZERO:
         raise ctx.error(open_interest_usd, "open_interest_usd must not be negative")
-    if volume_24h_usd is not None and volume_24h_usd < 0:
+    if volume_24h_usd is not None and volume_24h_usd < _ZERO:
         raise ctx.error(volume_24h_usd, "volume_24h_usd must not be negative")
     if open_interest_usd is None and open_interest_base is not None:
         open_interest_usd = open_interest_base * mark_price
@@ -208,7 +210,15 @@ def make_row(
 def checked_rate(ctx: Ctx, rate: Decimal, rate_raw: object, interval_hours: Decimal, unit: RateUnit) -> Decimal:
     """The published rate as a decimal (percent divided by 100), refused beyond the per-hour cap."""
     decimal_rate = units.percent_to_decimal(rate) if unit is RateUnit.PERCENT else rate
-    if abs(units.rate_1h(decimal_rate, interval_hours)) > MAX_ABS_RATE_1H:
+    # |rate| / interval > cap, compared as |rate| > cap x interval: exact, and no division per market.
+    cap = _rate_caps.get(interval_hours)
+    if cap is None:
+        if interval_hours <= _ZERO:
+            raise ValueError(f"funding interval must be positive, got {interval_hours}")
+        if len(_rate_caps) > 1000:  # derived intervals can take many values
+            _rate_caps.clear()
+        cap = _rate_caps[interval_hours] = MAX_ABS_RATE_1H * interval_hours
+    if abs(decimal_rate) > cap:
         raise ctx.error(rate_raw, f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h")
     return decimal_rate
 
@@ -230,7 +240,7 @@ def make_print(
     `rate` is the number as published, in `rate_unit` (default: the venue's); errors name `ctx`,
     so pass the path of the rate field when the row has one.
     """
-    if interval_hours <= 0:
+    if interval_hours <= _ZERO:
         raise ctx.error(interval_hours, "funding interval must be positive")
     decimal_rate = checked_rate(ctx, rate, rate_raw, interval_hours, rate_unit or venue.rate_unit)
     return FundingPrint(venue.id, symbol, funding_time, decimal_rate, str(rate_raw), interval_hours, interval_source)
