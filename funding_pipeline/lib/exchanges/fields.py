@@ -96,6 +96,8 @@ def req_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal:
                 return out
         except InvalidOperation:
             pass
+    elif kind is int:  # not bool: units.to_decimal refuses it
+        return Decimal(value)
     if value is None:
         raise ctx.at(key).error(None, "required field missing")
     try:
@@ -121,8 +123,11 @@ def opt_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal | None:
 
 def req_int(obj: dict, key: str, ctx: Ctx) -> int:
     value = obj.get(key)
-    if type(value) is int:  # JSON integers decode as int: nothing to check
+    kind = type(value)
+    if kind is int:  # JSON integers decode as int: nothing to check
         return value
+    if kind is str and value.isascii() and value.isdigit():  # integers sent as text (OKX ids, ms)
+        return int(value)
     number = req_decimal(obj, key, ctx)
     if number != number.to_integral_value():
         raise ctx.at(key).error(obj[key], "expected an integer")
