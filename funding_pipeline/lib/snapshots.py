@@ -63,6 +63,14 @@ def _per_distinct(values: list, convert) -> list:
     return [done[v] for v in values]
 
 
+def _timestamps(values: list) -> pa.Array:
+    """A timestamp column from few distinct datetimes (one slot time, a few settlement times):
+    pyarrow converts each distinct value once, then repeats them by index."""
+    index: dict = {}
+    codes = [index.setdefault(v, len(index)) for v in values]
+    return pa.array(list(index), TS).take(pa.array(codes, pa.int32()))
+
+
 def _value(member) -> str:
     return member.value
 
@@ -98,7 +106,7 @@ def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
         r.funding_interval_hours if r.settlement_interval_hours is None else r.settlement_interval_hours for r in rows
     ]
     cols = {
-        "observed_at": slots,
+        "observed_at": _timestamps(slots),
         "exchange": [r.exchange for r in rows],
         "symbol": [r.symbol for r in rows],
         "base_asset": [n.base_asset for n in normalized],
@@ -116,7 +124,7 @@ def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
         "open_interest_base": _optional_floats([r.open_interest_base for r in rows]),
         "open_interest_usd": _optional_floats([r.open_interest_usd for r in rows]),
         "volume_24h_usd": _optional_floats([r.volume_24h_usd for r in rows]),
-        "next_funding_at": [r.next_funding_at for r in rows],
+        "next_funding_at": _timestamps([r.next_funding_at for r in rows]),
     }
     return pa.table(cols, schema=SNAPSHOT_SCHEMA)
 
