@@ -74,7 +74,8 @@ class TransportClient:
             cached_url(url, params),
             headers=self.headers,
             json=json,
-            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+            # What `httpx.Timeout(timeout).as_dict()` gives, without building the object.
+            extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
         )
         response = await self.transport.handle_async_request(request)
         response.request = request
