@@ -7,6 +7,7 @@ per-N-minutes and percent values; parsers call these functions instead of doing 
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 HOURS_PER_YEAR = Decimal(24 * 365)
 PERCENT = Decimal(100)
@@ -83,14 +84,18 @@ def _since_epoch(at: datetime) -> timedelta:
     return at - EPOCH
 
 
+# Cached: most markets of a venue share their next settlement time, and every slot asks again.
+@lru_cache(maxsize=4096)
 def ms_to_utc(ms: int | Decimal) -> datetime:
     return EPOCH + timedelta(milliseconds=int(ms))
 
 
+@lru_cache(maxsize=4096)
 def s_to_utc(seconds: int | Decimal) -> datetime:
     return EPOCH + timedelta(seconds=int(seconds))
 
 
+@lru_cache(maxsize=4096)
 def ns_to_utc(ns: int | Decimal) -> datetime:
     return EPOCH + timedelta(microseconds=int(ns) // 1000)
 

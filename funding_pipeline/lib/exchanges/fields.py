@@ -134,32 +134,17 @@ def req_int(obj: dict, key: str, ctx: Ctx) -> int:
     return int(number)
 
 
-_times: dict[tuple[Callable[[Any], datetime], int | str], datetime] = {}
-
-
 def opt_time(obj: dict, key: str, ctx: Ctx, convert: Callable[[Any], datetime]) -> datetime | None:
-    """An optional timestamp; `convert` is one of the `units.*_to_utc` functions.
-
-    Converted once per distinct wire value: most markets of a venue share the next settlement."""
+    """An optional timestamp; `convert` is one of the `units.*_to_utc` functions."""
     value = obj.get(key)
     if value is None or value == "" or value == 0 or value == "0":
         return None
-    kind = type(value)
-    cacheable = kind is int or kind is str  # not bool: True == 1 would share 1's entry
-    if cacheable:
-        found = _times.get((convert, value))
-        if found is not None:
-            return found
     try:
-        number = value if convert is units.iso_to_utc else units.to_decimal(value)
-        out = convert(number)
+        # JSON ints go to `convert` as they are (it takes int or Decimal; both give the same time).
+        number = value if convert is units.iso_to_utc or type(value) is int else units.to_decimal(value)
+        return convert(number)
     except (ValueError, OverflowError) as exc:
         raise ctx.at(key).error(value, f"bad timestamp: {exc}") from None
-    if cacheable:
-        if len(_times) >= 10_000:
-            _times.clear()
-        _times[convert, value] = out
-    return out
 
 
 def make_row(
