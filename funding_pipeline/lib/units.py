@@ -11,6 +11,8 @@ from functools import lru_cache
 
 HOURS_PER_YEAR = Decimal(24 * 365)
 PERCENT = Decimal(100)
+MINUTES_PER_HOUR = Decimal(60)
+SECONDS_PER_HOUR = Decimal(3600)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -45,11 +47,11 @@ def percent_to_decimal(rate_percent: Decimal) -> Decimal:
 
 
 def minutes_to_hours(minutes: Decimal) -> Decimal:
-    return minutes / Decimal(60)
+    return minutes / MINUTES_PER_HOUR
 
 
 def seconds_to_hours(seconds: Decimal) -> Decimal:
-    return seconds / Decimal(3600)
+    return seconds / SECONDS_PER_HOUR
 
 
 def rate_1h(rate: Decimal, interval_hours: Decimal) -> Decimal:
