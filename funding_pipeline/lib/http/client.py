@@ -163,18 +163,23 @@ class VenueHttp:
         delisted) takes the place of its item's answer, so the caller rejects that market alone;
         retryable failures still fail the whole call.
         """
-        gate = asyncio.Semaphore(self.venue.max_concurrency)
+        # `max_concurrency` workers taking items in order, not one task per item behind a
+        # semaphore: the same requests in the same order, ~200 fewer tasks per slot.
+        items = list(items)
+        answers: list[Any] = [None] * len(items)
+        pending = iter(enumerate(items))
 
-        async def one(item: T) -> Any:
-            async with gate:
+        async def worker() -> None:
+            for index, item in pending:
                 try:
-                    return await fetch(item)
+                    answers[index] = await fetch(item)
                 except HttpStatusError as exc:
                     if exc.retryable or not client_errors:
                         raise
-                    return exc
+                    answers[index] = exc
 
-        return await asyncio.gather(*(one(i) for i in items))
+        await asyncio.gather(*(worker() for _ in range(max(1, min(self.venue.max_concurrency, len(items))))))
+        return answers
 
     async def _pace(self) -> None:
         if self.venue.min_interval_s <= 0:
