@@ -52,7 +52,7 @@ class TransportClient:
 
     The full client merges URLs, cookies, auth and hooks per request: ~130 µs CPU, and GRVT and
     Hibachi make one request per market (docs/benchmarks.md "Collection"). Here a request is
-    built from a cached URL and handed to the transport (~15 µs). A redirect, rare, is sent again
+    built from a cached URL and handed to the transport (~15 µs of client work). A redirect, rare, is sent again
     through a full `httpx.AsyncClient`. Proxies come with the transport (`LiveTransports`).
     """
 
@@ -83,7 +83,7 @@ class TransportClient:
             await response.aread()
         finally:
             await response.aclose()
-        if response.is_redirect:
+        if response.is_redirect:  # left open: closing the client would close the shared transport
             client = httpx.AsyncClient(transport=self.transport, headers=self.headers, follow_redirects=True)
             return await client.request(method, url, params=params, json=json, timeout=timeout)
         return response
