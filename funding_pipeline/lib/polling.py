@@ -6,6 +6,7 @@ reason; it never raises into the slot and never delays the other venues past the
 
 import asyncio
 import ssl
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ import httpx
 
 from funding_pipeline.lib.exchanges.model import Exchange, MarketRow, ParseError
 from funding_pipeline.lib.http.breaker import Breaker
-from funding_pipeline.lib.http.client import Sleep, VenueHttp
+from funding_pipeline.lib.http.client import Sleep, TransportClient, VenueHttp
 from funding_pipeline.lib.http.errors import CircuitOpen, TransportError
 from funding_pipeline.lib.http.replay import ReplayTransport, load_cassettes
 
@@ -63,16 +64,20 @@ class LiveTransports:
     """One network transport per venue for the whole run, sharing one TLS context.
 
     A new client per venue and slot would load the CA bundle and shake hands again every 15 s:
-    ~570 ms CPU per slot for 21 venues (docs/benchmarks.md). Connections are kept alive instead.
+    ~500 ms CPU per slot for 21 venues, ten times the slot budget. Connections are kept alive.
+    `TransportClient` sends straight to these transports, so the environment's HTTPS proxy
+    (`HTTPS_PROXY` / `ALL_PROXY`, as httpx reads it) is set on them here.
     """
 
     def __init__(self) -> None:
         self._ssl = ssl.create_default_context()
+        proxies = urllib.request.getproxies()
+        self._proxy = proxies.get("https") or proxies.get("all")
         self._transports: dict[str, httpx.AsyncHTTPTransport] = {}
 
     def __call__(self, exchange_id: str, poll_number: int) -> httpx.AsyncBaseTransport:
         if exchange_id not in self._transports:
-            self._transports[exchange_id] = httpx.AsyncHTTPTransport(verify=self._ssl, retries=0)
+            self._transports[exchange_id] = httpx.AsyncHTTPTransport(verify=self._ssl, retries=0, proxy=self._proxy)
         return self._transports[exchange_id]
 
     async def aclose(self) -> None:
@@ -98,7 +103,7 @@ async def poll_exchange(
     clock = asyncio.get_running_loop().time
     started = clock()
     # Not closed here: the transport belongs to the run (LiveTransports) or the slot (replay).
-    client = httpx.AsyncClient(transport=transport, headers={"user-agent": USER_AGENT}, follow_redirects=True)
+    client = TransportClient(transport, {"user-agent": USER_AGENT})
     http = VenueHttp(exchange.venue, client, deadline=started + budget_s, sleep=sleep, clock=clock)
     try:
         result = await asyncio.wait_for(exchange.poll(http, slot_at), timeout=budget_s)

@@ -56,15 +56,36 @@ POLLS_SCHEMA = pa.schema(
 )
 
 
-def _enum_values(members: list) -> list[str]:
-    """`.value` of each member, looked up once per distinct member (the enum property is slow)."""
-    value = {m: m.value for m in set(members)}
-    return [value[m] for m in members]
+def _per_distinct(values: list, convert) -> list:
+    """`convert` of each value, computed once per distinct value: enum `.value` (a slow property)
+    and the few intervals and multipliers of a slot."""
+    done = {v: convert(v) for v in set(values)}
+    return [done[v] for v in values]
+
+
+def _timestamps(values: list) -> pa.Array:
+    """A timestamp column from few distinct datetimes (one slot time, a few settlement times):
+    pyarrow converts each distinct value once, then repeats them by index."""
+    index: dict = {}
+    codes = [index.setdefault(v, len(index)) for v in values]
+    return pa.array(list(index), TS).take(pa.array(codes, pa.int32()))
+
+
+def _value(member) -> str:
+    return member.value
+
+
+def _optional_floats(values: list) -> list:
+    return [None if v is None else float(v) for v in values]
 
 
 def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
-    # Built column by column (comprehensions, not 18 appends per row): this runs for every row
-    # of every slot; see docs/benchmarks.md "Collection".
+    """Rows of one slot as Arrow columns: the Decimal -> float64 crossing.
+
+    Built column by column (this runs for every row of every slot; docs/benchmarks.md
+    "Collection"). `funding_rate_1h` and `funding_apr` are float64 arithmetic on the stored
+    float64 columns, the `units.SQL_*` formulas exactly (docs/architecture.md).
+    """
     rows: list = []
     slots: list = []
     seen: set[tuple[str, str]] = set()
@@ -77,30 +98,33 @@ def snapshots_table(outcomes: Sequence[PollOutcome]) -> pa.Table:
             rows.append(row)
             slots.append(outcome.slot_at)
     normalized = [normalize(r.exchange, r.symbol, r.base_hint) for r in rows]
-    per_hour = [units.rate_1h(r.funding_rate, r.funding_interval_hours) for r in rows]
+    rates = [float(r.funding_rate) for r in rows]
+    intervals = _per_distinct([r.funding_interval_hours for r in rows], float)
+    per_hour = [rate / hours for rate, hours in zip(rates, intervals, strict=True)]
+    hours_per_year = float(units.HOURS_PER_YEAR)
+    settles = [
+        r.funding_interval_hours if r.settlement_interval_hours is None else r.settlement_interval_hours for r in rows
+    ]
     cols = {
-        "observed_at": slots,
+        "observed_at": _timestamps(slots),
         "exchange": [r.exchange for r in rows],
         "symbol": [r.symbol for r in rows],
         "base_asset": [n.base_asset for n in normalized],
-        "contract_multiplier": [float(n.contract_multiplier) for n in normalized],
+        "contract_multiplier": _per_distinct([n.contract_multiplier for n in normalized], float),
         "mark_price": [float(r.mark_price) for r in rows],
-        "index_price": [None if r.index_price is None else float(r.index_price) for r in rows],
-        "funding_rate": [float(r.funding_rate) for r in rows],
+        "index_price": _optional_floats([r.index_price for r in rows]),
+        "funding_rate": rates,
         "funding_rate_raw": [r.funding_rate_raw for r in rows],
-        "rate_unit": _enum_values([r.rate_unit for r in rows]),
-        "funding_interval_hours": [float(r.funding_interval_hours) for r in rows],
-        "interval_source": _enum_values([r.interval_source for r in rows]),
-        "settlement_interval_hours": [
-            float(r.funding_interval_hours if r.settlement_interval_hours is None else r.settlement_interval_hours)
-            for r in rows
-        ],
-        "funding_rate_1h": [float(p) for p in per_hour],
-        "funding_apr": [float(units.apr(p)) for p in per_hour],
-        "open_interest_base": [None if r.open_interest_base is None else float(r.open_interest_base) for r in rows],
-        "open_interest_usd": [None if r.open_interest_usd is None else float(r.open_interest_usd) for r in rows],
-        "volume_24h_usd": [None if r.volume_24h_usd is None else float(r.volume_24h_usd) for r in rows],
-        "next_funding_at": [r.next_funding_at for r in rows],
+        "rate_unit": _per_distinct([r.rate_unit for r in rows], _value),
+        "funding_interval_hours": intervals,
+        "interval_source": _per_distinct([r.interval_source for r in rows], _value),
+        "settlement_interval_hours": _per_distinct(settles, float),
+        "funding_rate_1h": per_hour,
+        "funding_apr": [p * hours_per_year for p in per_hour],
+        "open_interest_base": _optional_floats([r.open_interest_base for r in rows]),
+        "open_interest_usd": _optional_floats([r.open_interest_usd for r in rows]),
+        "volume_24h_usd": _optional_floats([r.volume_24h_usd for r in rows]),
+        "next_funding_at": _timestamps([r.next_funding_at for r in rows]),
     }
     return pa.table(cols, schema=SNAPSHOT_SCHEMA)
 

@@ -7,9 +7,12 @@ per-N-minutes and percent values; parsers call these functions instead of doing 
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 HOURS_PER_YEAR = Decimal(24 * 365)
 PERCENT = Decimal(100)
+MINUTES_PER_HOUR = Decimal(60)
+SECONDS_PER_HOUR = Decimal(3600)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -44,11 +47,11 @@ def percent_to_decimal(rate_percent: Decimal) -> Decimal:
 
 
 def minutes_to_hours(minutes: Decimal) -> Decimal:
-    return minutes / Decimal(60)
+    return minutes / MINUTES_PER_HOUR
 
 
 def seconds_to_hours(seconds: Decimal) -> Decimal:
-    return seconds / Decimal(3600)
+    return seconds / SECONDS_PER_HOUR
 
 
 def rate_1h(rate: Decimal, interval_hours: Decimal) -> Decimal:
@@ -83,14 +86,18 @@ def _since_epoch(at: datetime) -> timedelta:
     return at - EPOCH
 
 
+# Cached: most markets of a venue share their next settlement time, and every slot asks again.
+@lru_cache(maxsize=4096)
 def ms_to_utc(ms: int | Decimal) -> datetime:
     return EPOCH + timedelta(milliseconds=int(ms))
 
 
+@lru_cache(maxsize=4096)
 def s_to_utc(seconds: int | Decimal) -> datetime:
     return EPOCH + timedelta(seconds=int(seconds))
 
 
+@lru_cache(maxsize=4096)
 def ns_to_utc(ns: int | Decimal) -> datetime:
     return EPOCH + timedelta(microseconds=int(ns) // 1000)
 

@@ -26,6 +26,10 @@ from funding_pipeline.lib.exchanges.model import (
 # such a value is a unit error upstream or in the parser.
 MAX_ABS_RATE_1H = Decimal("0.05")
 
+_tuple_new = tuple.__new__  # NamedTuple's generated __new__ is a Python function: 3x slower
+_ZERO = Decimal(0)  # Decimal against Decimal compares 3x faster than against int 0
+_rate_caps: dict[Decimal, Decimal] = {}  # interval -> largest allowed |rate| for that interval
+
 
 class Ctx(NamedTuple):
     """Where in which payload a parser is, for error messages.
@@ -46,7 +50,7 @@ class Ctx(NamedTuple):
         return f"{base}[{self.part}]" if isinstance(self.part, int) else f"{base}.{self.part}"
 
     def at(self, part: str | int) -> "Ctx":
-        return Ctx(self.venue, self.endpoint, self, part)
+        return _tuple_new(Ctx, (self.venue, self.endpoint, self, part))
 
     def error(self, value: object, reason: str) -> ParseError:
         return ParseError(self.venue, self.endpoint, self.path, value, reason)
@@ -72,7 +76,11 @@ def req(obj: dict, key: str, ctx: Ctx) -> Any:
 
 
 def req_str(obj: dict, key: str, ctx: Ctx) -> str:
-    value = req(obj, key, ctx)
+    value = obj.get(key)
+    if type(value) is str and value:
+        return value
+    if value is None:
+        raise ctx.at(key).error(None, "required field missing")
     if not isinstance(value, str) or not value:
         raise ctx.at(key).error(value, "expected a non-empty string")
     return value
@@ -88,6 +96,8 @@ def req_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal:
                 return out
         except InvalidOperation:
             pass
+    elif kind is int:  # not bool: units.to_decimal refuses it
+        return Decimal(value)
     if value is None:
         raise ctx.at(key).error(None, "required field missing")
     try:
@@ -101,10 +111,23 @@ def opt_decimal(obj: dict, key: str, ctx: Ctx) -> Decimal | None:
     value = obj.get(key)
     if value is None or value == "":
         return None
+    if type(value) is str:  # the common case, as in req_decimal
+        try:
+            out = Decimal(value)
+            if out.is_finite():
+                return out
+        except InvalidOperation:
+            pass
     return req_decimal(obj, key, ctx)
 
 
 def req_int(obj: dict, key: str, ctx: Ctx) -> int:
+    value = obj.get(key)
+    kind = type(value)
+    if kind is int:  # JSON integers decode as int: nothing to check
+        return value
+    if kind is str and value.isascii() and value.isdigit():  # integers sent as text (OKX ids, ms)
+        return int(value)
     number = req_decimal(obj, key, ctx)
     if number != number.to_integral_value():
         raise ctx.at(key).error(obj[key], "expected an integer")
@@ -117,7 +140,8 @@ def opt_time(obj: dict, key: str, ctx: Ctx, convert: Callable[[Any], datetime]) 
     if value is None or value == "" or value == 0 or value == "0":
         return None
     try:
-        number = value if convert is units.iso_to_utc else units.to_decimal(value)
+        # JSON ints go to `convert` as they are (it takes int or Decimal; both give the same time).
+        number = value if convert is units.iso_to_utc or type(value) is int else units.to_decimal(value)
         return convert(number)
     except (ValueError, OverflowError) as exc:
         raise ctx.at(key).error(value, f"bad timestamp: {exc}") from None
@@ -153,46 +177,57 @@ def make_row(
         interval_hours, interval_source = venue.interval_hours, IntervalSource.FIXED
     if interval_source is None:
         raise ctx.error(interval_hours, "interval given without its source")
-    if interval_hours <= 0:
+    if interval_hours <= _ZERO:
         raise ctx.error(interval_hours, "funding interval must be positive")
-    if mark_price <= 0:
+    if mark_price <= _ZERO:
         raise ctx.error(mark_price, "mark price must be positive")
-    if index_price is not None and index_price <= 0:
+    if index_price is not None and index_price <= _ZERO:
         raise ctx.error(index_price, "index price must be positive")
     decimal_rate = checked_rate(ctx, rate, rate_raw, interval_hours, venue.rate_unit)
-    if open_interest_base is not None and open_interest_base < 0:
+    if open_interest_base is not None and open_interest_base < _ZERO:
         raise ctx.error(open_interest_base, "open_interest_base must not be negative")
-    if open_interest_usd is not None and open_interest_usd < 0:
+    if open_interest_usd is not None and open_interest_usd < _ZERO:
         raise ctx.error(open_interest_usd, "open_interest_usd must not be negative")
-    if volume_24h_usd is not None and volume_24h_usd < 0:
+    if volume_24h_usd is not None and volume_24h_usd < _ZERO:
         raise ctx.error(volume_24h_usd, "volume_24h_usd must not be negative")
     if open_interest_usd is None and open_interest_base is not None:
         open_interest_usd = open_interest_base * mark_price
     elif open_interest_base is None and open_interest_usd is not None:
         open_interest_base = open_interest_usd / mark_price
-    return MarketRow(
-        exchange=venue.id,
-        symbol=symbol,
-        mark_price=mark_price,
-        index_price=index_price,
-        funding_rate=decimal_rate,
-        funding_rate_raw=str(rate_raw),
-        rate_unit=venue.rate_unit,
-        funding_interval_hours=interval_hours,
-        interval_source=interval_source,
-        open_interest_base=open_interest_base,
-        open_interest_usd=open_interest_usd,
-        volume_24h_usd=volume_24h_usd,
-        next_funding_at=next_funding_at,
-        base_hint=base_hint,
-        settlement_interval_hours=settlement_interval_hours,
+    return _tuple_new(  # MarketRow's fields in order, without NamedTuple's Python-level __new__
+        MarketRow,
+        (
+            venue.id,
+            symbol,
+            mark_price,
+            index_price,
+            decimal_rate,
+            str(rate_raw),
+            venue.rate_unit,
+            interval_hours,
+            interval_source,
+            open_interest_base,
+            open_interest_usd,
+            volume_24h_usd,
+            next_funding_at,
+            base_hint,
+            settlement_interval_hours,
+        ),
     )
 
 
 def checked_rate(ctx: Ctx, rate: Decimal, rate_raw: object, interval_hours: Decimal, unit: RateUnit) -> Decimal:
     """The published rate as a decimal (percent divided by 100), refused beyond the per-hour cap."""
     decimal_rate = units.percent_to_decimal(rate) if unit is RateUnit.PERCENT else rate
-    if abs(units.rate_1h(decimal_rate, interval_hours)) > MAX_ABS_RATE_1H:
+    # |rate| / interval > cap, compared as |rate| > cap x interval: exact, and no division per market.
+    cap = _rate_caps.get(interval_hours)
+    if cap is None:
+        if interval_hours <= _ZERO:
+            raise ValueError(f"funding interval must be positive, got {interval_hours}")
+        if len(_rate_caps) > 1000:  # derived intervals can take many values
+            _rate_caps.clear()
+        cap = _rate_caps[interval_hours] = MAX_ABS_RATE_1H * interval_hours
+    if abs(decimal_rate) > cap:
         raise ctx.error(rate_raw, f"funding rate beyond the sane cap of {MAX_ABS_RATE_1H}/h")
     return decimal_rate
 
@@ -214,7 +249,7 @@ def make_print(
     `rate` is the number as published, in `rate_unit` (default: the venue's); errors name `ctx`,
     so pass the path of the rate field when the row has one.
     """
-    if interval_hours <= 0:
+    if interval_hours <= _ZERO:
         raise ctx.error(interval_hours, "funding interval must be positive")
     decimal_rate = checked_rate(ctx, rate, rate_raw, interval_hours, rate_unit or venue.rate_unit)
     return FundingPrint(venue.id, symbol, funding_time, decimal_rate, str(rate_raw), interval_hours, interval_source)

@@ -100,11 +100,10 @@ def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, obse
     ctx = Ctx(VENUE.id, "prices+stats+open-interest")
 
     def parse_one(item: tuple[dict, Any, Any, Any], at: Ctx):
-        contract, *answers = item
+        contract, prices, stats, oi = item
         symbol = req_str(contract, "symbol", at)
-        (prices, p_at), (stats, s_at), (oi, o_at) = (
-            (req_dict(a, at.at(e)), at.at(e)) for a, e in zip(answers, PER_MARKET, strict=True)
-        )
+        p_at, s_at, o_at = at.at(PRICES), at.at(STATS), at.at(OI)  # PER_MARKET, in its order
+        prices, stats, oi = req_dict(prices, p_at), req_dict(stats, s_at), req_dict(oi, o_at)
         for body, b_at in ((prices, p_at), (stats, s_at)):
             if body.get("symbol") not in (None, symbol):
                 raise b_at.at("symbol").error(body["symbol"], f"answer for another market than {symbol}")

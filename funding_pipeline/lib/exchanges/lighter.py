@@ -79,9 +79,10 @@ def _lighter_rates(payload: Any) -> dict[int, tuple[dict, Ctx]]:
     """
     ctx = Ctx(VENUE.id, RATES)
     out: dict[int, tuple[dict, Ctx]] = {}
+    rows_at = ctx.at("funding_rates")
     for i, item in enumerate(_envelope(payload, ctx, "funding_rates")):
         if isinstance(item, dict) and item.get("exchange") == "lighter":
-            at = ctx.at("funding_rates").at(i)
+            at = rows_at.at(i)
             try:
                 out.setdefault(req_int(item, "market_id", at), (item, at))
             except ParseError:

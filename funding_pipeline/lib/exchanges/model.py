@@ -59,12 +59,13 @@ class ParseError(Exception):
         super().__init__(f"{venue} {endpoint} {path}: {reason} (got {shown})")
 
 
-@dataclass(slots=True)  # not frozen: frozen __init__ costs ~1 µs per market and slot
-class MarketRow:
+class MarketRow(NamedTuple):
     """One perpetual market at one observation, in the venue's own units plus decimals.
 
     `funding_rate` is a decimal per `funding_interval_hours` (percent already divided by 100);
     `funding_rate_raw` is the exact text the venue published, `rate_unit` how to read it.
+    A tuple: immutable, and `make_row` builds it in ~0.1 µs (a slotted dataclass: ~0.3 µs,
+    frozen ~1 µs), once per market and slot.
     """
 
     exchange: str

@@ -70,12 +70,24 @@ def _pin(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _json_body(request: httpx.Request) -> Any:
+    if not request.content:
+        return None
+    try:
+        return json.loads(request.content)
+    except ValueError:
+        return None
+
+
 class CassetteIndex:
     """Cassettes grouped by method + URL, then by the values of the query and body keys they pin,
     so a venue with one cassette per market and step (thousands) is matched without a full scan."""
 
     def __init__(self, cassettes: tuple[Cassette, ...]):
         self.cassettes = cassettes
+        # Answers by (method, full URL, body bytes): the index never changes after loading, and a
+        # venue asks the same requests every slot (thousands of per-market cassettes).
+        self._answers: dict[tuple[str, str, bytes], list[Cassette]] = {}
         self._groups: dict[tuple[str, str], dict[tuple, dict[tuple, list]]] = {}
         for order, c in enumerate(cassettes):
             keys = tuple(("q", k) for k in sorted(c.params)) + tuple(("j", k) for k in sorted(c.body or {}))
@@ -88,6 +100,17 @@ class CassetteIndex:
 
     def __iter__(self):
         return iter(self.cassettes)
+
+    def answers(self, request: httpx.Request) -> list[Cassette]:
+        """`find` for an httpx request, remembered per method, URL and body."""
+        key = (request.method, str(request.url), request.content)
+        found = self._answers.get(key)
+        if found is None:
+            if len(self._answers) >= 100_000:  # history walks ask ever new windows
+                self._answers.clear()
+            url = str(request.url.copy_with(query=None))
+            found = self._answers[key] = self.find(request.method, url, dict(request.url.params), _json_body(request))
+        return found
 
     def find(self, method: str, url: str, params: dict[str, str], body: Any) -> list[Cassette]:
         fields = body if isinstance(body, dict) else {}
@@ -118,16 +141,9 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         self.poll_number = poll_number
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = str(request.url.copy_with(query=None))
-        params = dict(request.url.params)
-        body = None
-        if request.content:
-            try:
-                body = json.loads(request.content)
-            except ValueError:
-                body = None
-        found = self.cassettes.find(request.method, url, params, body)
+        found = self.cassettes.answers(request)
         if not found:
+            body = _json_body(request)
             shown = f" json={body}" if body is not None else ""
             raise NoCassette(f"no cassette for {request.method} {request.url}{shown}")
         cassette = found[self.poll_number % len(found)]
