@@ -9,6 +9,8 @@ import asyncio
 import selectors
 from datetime import datetime, timedelta
 
+from funding_pipeline.lib.clock import WallClock
+
 
 class _JumpingSelector(selectors.DefaultSelector):
     def __init__(self, loop: "VirtualTimeLoop"):
@@ -33,24 +35,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self.virtual
 
 
-class FakeWallClock:
+class FakeWallClock(WallClock):
     """A live (non-simulated) clock reading the running loop's virtual time from `start`."""
-
-    simulated = False
 
     def __init__(self, start: datetime):
         self.start = start
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=asyncio.get_running_loop().time())
-
-    async def sleep_until(self, at: datetime) -> None:
-        delay = (at - self.now()).total_seconds()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 def run_virtual(coro):

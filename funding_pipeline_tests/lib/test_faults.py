@@ -119,11 +119,9 @@ def test_circuit_opens_after_repeated_failures_and_retries_after_cooldown(tmp_pa
     assert trial.ok and breakers["hyena"].failures == 0
 
 
-def test_429_retry_after_is_honoured_within_the_slot():
-    answers = [
-        httpx.Response(429, headers={"retry-after": "2"}, text="slow down"),
-        httpx.Response(200, json=PAYLOAD),
-    ]
+def _retried_once(first: httpx.Response) -> tuple[list[float], int]:
+    """Sleeps and retries of one poll whose first answer is `first` and second a good payload."""
+    answers = [first, httpx.Response(200, json=PAYLOAD)]
     slept = []
 
     async def fake_sleep(seconds):
@@ -137,9 +135,12 @@ def test_429_retry_after_is_honoured_within_the_slot():
             return body, http.retries
 
     body, retries = asyncio.run(run())
-
     assert body[0]["universe"][0]["name"] == "BTC"
-    assert (slept, retries) == ([2.0], 1)
+    return slept, retries
+
+
+def test_429_retry_after_is_honoured_within_the_slot():
+    assert _retried_once(httpx.Response(429, headers={"retry-after": "2"}, text="slow down")) == ([2.0], 1)
 
 
 def test_retry_after_beyond_the_slot_fails_fast():
@@ -223,30 +224,12 @@ def test_live_transports_are_kept_per_venue_for_the_run():
 
 
 def test_429_retry_after_as_http_date_is_honoured():
-    answers = [
-        httpx.Response(
-            429,
-            headers={"date": "Mon, 23 Nov 2026 12:00:00 GMT", "retry-after": "Mon, 23 Nov 2026 12:00:03 GMT"},
-            text="slow down",
-        ),
-        httpx.Response(200, json=PAYLOAD),
-    ]
-    slept = []
-
-    async def fake_sleep(seconds):
-        slept.append(seconds)
-
-    async def run():
-        transport = httpx.MockTransport(lambda request: answers.pop(0))
-        async with httpx.AsyncClient(transport=transport) as client:
-            http = VenueHttp(UNPACED, client, deadline=time.monotonic() + 12, sleep=fake_sleep)
-            body = await http.post_json("/info", {"type": "metaAndAssetCtxs"})
-            return body, http.retries
-
-    body, retries = asyncio.run(run())
-
-    assert body[0]["universe"][0]["name"] == "BTC"
-    assert (slept, retries) == ([3.0], 1)
+    dated = httpx.Response(
+        429,
+        headers={"date": "Mon, 23 Nov 2026 12:00:00 GMT", "retry-after": "Mon, 23 Nov 2026 12:00:03 GMT"},
+        text="slow down",
+    )
+    assert _retried_once(dated) == ([3.0], 1)
 
 
 @pytest.mark.parametrize(
