@@ -17,7 +17,7 @@ CPU of each side, the speedup is the median of the per-round ratios (ccxt time /
 two measured back to back), which cancels most of the noise of a shared machine.
 ccxt is an optional extra:  pip install -e ".[bench]"
 
-    python benchmarks/parse_vs_ccxt.py [--markets 1000] [--rounds 15] [--profile VENUE]
+    python benchmarks/parse_vs_ccxt.py [--markets 1000] [--rounds 15] [--venues a,b] [--profile VENUE]
 """
 
 import argparse
@@ -461,6 +461,7 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=1000, help="markets per venue payload (approx.)")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--profile", metavar="VENUE", help="cProfile our parser for one venue and exit")
+    parser.add_argument("--venues", help="comma-separated venues to run (default: all)")
     args = parser.parse_args()
     try:
         import ccxt
@@ -469,7 +470,8 @@ def main() -> None:
     if ccxt is None and not args.profile:
         print('ccxt is not installed; it is an optional benchmark extra:\n    pip install -e ".[bench]"')
         return
-    cases = [make(args.markets, ccxt) for make in CASES]
+    wanted = set(args.venues.split(",")) if args.venues else None
+    cases = [make(args.markets, ccxt) for make in CASES if wanted is None or make.__name__[5:] in wanted]
     if args.profile:
         case = next(c for c in cases if c.venue == args.profile)
         prof = cProfile.Profile()
