@@ -322,7 +322,7 @@ _BIG = Decimal("1e30")  # above any price or size: also refuses Infinity (NaN ra
 FAST_PATH = True  # tests switch it off to compare both paths on the same payloads
 
 
-def batched(fast: Callable[[], ParseResult], slow: Callable[[], ParseResult]) -> ParseResult:
+def batched(fast: Callable[[], T], slow: Callable[[], T]) -> T:
     """`fast()` when it succeeds, else `slow()` (the per-market path, which names every error)."""
     if FAST_PATH:
         try:
@@ -386,7 +386,7 @@ def build_rows(
     rates: list[Decimal],
     rates_raw: list,
     intervals: list[Decimal] | None = None,
-    interval_source: IntervalSource | None = None,
+    interval_source: IntervalSource | list[IntervalSource] | None = None,
     open_interest_base: list[Decimal | None] | None = None,
     open_interest_usd: list[Decimal | None] | None = None,
     volumes_24h_usd: list[Decimal | None] | None = None,
@@ -395,7 +395,8 @@ def build_rows(
     settlement_intervals: list[Decimal | None] | None = None,
 ) -> list[MarketRow]:
     """`make_row` for whole columns (None = that field absent for every market): the same
-    checks, done in bulk, raising `Slow` where `make_row` would refuse or look closer."""
+    checks, done in bulk, raising `Slow` where `make_row` would refuse or look closer.
+    `interval_source` is one source for every market or a column of them."""
     n = len(symbols)
     nones = [None] * n
     if intervals is None:
@@ -419,7 +420,7 @@ def build_rows(
         present = [v for v in values if v is not None]
         if present and min(present) < _ZERO:
             raise Slow
-    if open_interest_base is not None or open_interest_usd is not None:
+    if base.count(None) != usd.count(None) or base.count(None) not in (0, n):  # one unit given: complete it
         completed = [
             (b, b * m) if u is None and b is not None else (u / m, u) if b is None and u is not None else (b, u)
             for b, u, m in zip(base, usd, mark_prices, strict=True)
@@ -434,7 +435,7 @@ def build_rows(
         map(str, rates_raw),
         repeat(venue.rate_unit, n),
         intervals,
-        repeat(interval_source, n),
+        repeat(interval_source, n) if isinstance(interval_source, IntervalSource) else interval_source,
         base,
         usd,
         volumes_24h_usd or nones,
