@@ -378,6 +378,21 @@ def opt_decimals(values: list) -> list[Decimal | None]:
     return out
 
 
+def opt_ms_times(values: list) -> list[datetime | None]:
+    """Optional epoch-ms times as opt_time reads them: JSON ints or ASCII digit strings; None,
+    "", 0 and "0" are None."""
+    out: list[datetime | None] = []
+    ms_to_utc = units.ms_to_utc
+    for v in values:
+        if v is None or v == "" or v == 0 or v == "0":
+            out.append(None)
+        elif type(v) is int or (type(v) is str and v.isascii() and v.isdigit()):
+            out.append(ms_to_utc(int(v)))
+        else:
+            raise Slow
+    return out
+
+
 def build_rows(
     venue: Venue,
     symbols: list[str],
@@ -416,11 +431,13 @@ def build_rows(
         raise Slow
     base = open_interest_base or nones
     usd = open_interest_usd or nones
+    given = []  # markets with a value, per column (list.count(None) would call Decimal.__eq__)
     for values in (base, usd, volumes_24h_usd or nones):
         present = [v for v in values if v is not None]
         if present and min(present) < _ZERO:
             raise Slow
-    if base.count(None) != usd.count(None) or base.count(None) not in (0, n):  # one unit given: complete it
+        given.append(len(present))
+    if given[0] != given[1] or given[0] not in (0, n):  # one unit given for some market: complete it
         completed = [
             (b, b * m) if u is None and b is not None else (u / m, u) if b is None and u is not None else (b, u)
             for b, u, m in zip(base, usd, mark_prices, strict=True)
