@@ -351,10 +351,16 @@ def strings(values: list) -> list[str]:
 
 
 def ints(values: list) -> list[int]:
-    """JSON integers (req_int's first case)."""
-    if not set(map(type, values)) <= {int}:
+    """Integers as req_int reads them first: JSON integers or ASCII digit strings."""
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        return values
+    if not kinds <= _NUMBER:
         raise Slow
-    return values
+    out = [v if type(v) is int else int(v) if v.isascii() and v.isdigit() else None for v in values]
+    if None in out:
+        raise Slow
+    return out
 
 
 def decimals(values: list) -> list[Decimal]:
