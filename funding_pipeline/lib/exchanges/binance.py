@@ -38,6 +38,7 @@ from funding_pipeline.lib.exchanges.fields import (
     ints,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
     opt_decimals,
     opt_time,
@@ -106,7 +107,7 @@ def parse_funding_info(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decim
 
     def fast() -> dict[str, Decimal | ParseError]:
         symbols = strings(column(dicts(items), "symbol"))
-        hours = [e.get("fundingIntervalHours") for e in items]
+        hours = opt_column(items, "fundingIntervalHours")
         kept = [(s, h) for s, h in zip(symbols, hours, strict=True) if h is not None]
         return dict(zip([s for s, _ in kept], decimals([h for _, h in kept]), strict=True))
 
@@ -134,7 +135,7 @@ def parse_ticker_24hr(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decima
 
     def fast() -> dict[str, Decimal | ParseError | None]:
         entries = dicts(items)
-        volumes = opt_decimals([e.get("quoteVolume") for e in entries])
+        volumes = opt_decimals(opt_column(entries, "quoteVolume"))
         return dict(zip(strings(column(entries, "symbol")), volumes, strict=True))
 
     def slow() -> dict[str, Decimal | ParseError | None]:
@@ -189,7 +190,7 @@ def parse_premium_index(
             venue,
             symbols,
             decimals(column(entries, "markPrice")),
-            opt_decimals([e.get("indexPrice") for e in entries]),
+            opt_decimals(opt_column(entries, "indexPrice")),
             decimals(raw),
             raw,
             [DEFAULT_INTERVAL_H if g is None else g for g in got],

@@ -337,6 +337,14 @@ def column(items: list, key: str) -> list:
     return list(map(itemgetter(key), items))
 
 
+def opt_column(items: list, key: str) -> list:
+    """`item.get(key)` of every item (C speed while every item has the key)."""
+    try:
+        return list(map(itemgetter(key), items))
+    except KeyError:
+        return [item.get(key) for item in items]
+
+
 def dicts(items: list) -> list[dict]:
     if not set(map(type, items)) <= {dict}:
         raise Slow
@@ -375,9 +383,13 @@ def decimals(values: list) -> list[Decimal]:
 
 def opt_decimals(values: list) -> list[Decimal | None]:
     """Optional numbers as opt_decimal reads them: None and "" are None."""
-    if not set(map(type, values)) <= _OPT_NUMBER:
+    kinds = set(map(type, values))
+    if not kinds <= _OPT_NUMBER:
         raise Slow
-    out = [None if v is None or v == "" else Decimal(v) for v in values]
+    if type(None) not in kinds and "" not in values:
+        out = list(map(Decimal, values))
+    else:
+        out = [None if v is None or v == "" else Decimal(v) for v in values]
     present = [d for d in out if d is not None]
     if present and not (min(present) > -_BIG and max(present) < _BIG):
         raise Slow
