@@ -236,7 +236,9 @@ def case_paradex(n: int, ccxt) -> Case:
 
 
 def case_lighter(n: int, ccxt) -> Case:
-    """ccxt reads funding-rates (keeping exchange == lighter); we join orderBookDetails to it."""
+    """We join orderBookDetails (mark, index, OI, volume) to funding-rates (the rate); ccxt's
+    equivalent is its fetch_funding_rates parse (funding-rates, exchange == lighter) plus its
+    fetch_tickers parse of the same orderBookDetails perpetuals (mark, index, volume)."""
     from funding_pipeline.lib.exchanges import lighter
 
     p = Payloads("lighter", "orderBookDetails", n, lambda b: b["order_book_details"])
@@ -251,9 +253,10 @@ def case_lighter(n: int, ccxt) -> Case:
 
         def theirs():
             data = ex.safe_list(rates_f, "funding_rates", [])
-            return ex.parse_funding_rates([d for d in data if ex.safe_string(d, "exchange") == "lighter"])
+            rates = ex.parse_funding_rates([d for d in data if ex.safe_string(d, "exchange") == "lighter"])
+            return rates, ex.parse_tickers(ex.safe_list(obd_f, "order_book_details", []))
 
-    return Case("lighter", len(obd["order_book_details"]), ours, theirs, "parse_funding_rates")
+    return Case("lighter", len(obd["order_book_details"]), ours, theirs, "parse_funding_rates + parse_tickers")
 
 
 def case_pacifica(n: int, ccxt) -> Case:
