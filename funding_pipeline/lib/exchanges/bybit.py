@@ -36,7 +36,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_column,
     opt_decimal,
     opt_decimals,
-    opt_ms_times,
+    opt_epoch_times,
     opt_time,
     req,
     req_decimal,
@@ -165,7 +165,7 @@ def parse_tickers(
             open_interest_base=opt_decimals(opt_column(entries, "openInterest")),
             open_interest_usd=opt_decimals(opt_column(entries, "openInterestValue")),
             volumes_24h_usd=opt_decimals(opt_column(entries, "turnover24h")),
-            next_funding_at=opt_ms_times(opt_column(entries, "nextFundingTime")),
+            next_funding_at=opt_epoch_times(opt_column(entries, "nextFundingTime"), units.ms_to_utc),
             base_hints=[i.base_coin for i in markets],
         )
         return ParseResult(built, [], len(items) - len(built))
