@@ -338,11 +338,16 @@ def column(items: list, key: str) -> list:
 
 
 def columns(items: list, *keys: str) -> list[tuple]:
-    """`column` for several keys in one visit per item: cheaper where the items are many small
-    documents (one answer per market) that do not stay in the CPU cache between passes."""
+    """`item.get(key)` for several keys in one visit per item: cheaper than a pass per key where
+    the items do not stay in the CPU cache between passes. A required key's None is refused by
+    the converter that reads the column (`decimals`, `strings`, `ints`)."""
     if len(keys) == 1:
-        return [tuple(column(items, keys[0]))]
-    out = list(zip(*map(itemgetter(*keys), items), strict=True))
+        return [tuple(opt_column(items, keys[0]))]
+    try:
+        values = list(map(itemgetter(*keys), items))
+    except KeyError:
+        values = [tuple(item.get(key) for key in keys) for item in items]
+    out = list(zip(*values, strict=True))
     if len(out) != len(keys):
         raise Slow  # no items
     return out

@@ -23,13 +23,13 @@ from funding_pipeline.lib.exchanges.fields import (
     batched,
     build_rows,
     column,
+    columns,
     decimals,
     dicts,
     history_rows,
     make_print,
     make_row,
     market_rows,
-    opt_column,
     opt_decimal,
     opt_decimals,
     req_decimal,
@@ -111,23 +111,25 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
         keep = [k for k, s in enumerate(symbols) if s in listed]
         perps = [listed[symbols[k]] for k in keep]
         entries = [items[k] for k in keep]
-        periods = opt_column(perps, "funding_period_hours")
+        periods, bases = columns(perps, "funding_period_hours", "base_currency")
         if "" in periods:
             raise Slow  # present but empty: the per-market path rejects it
         hours = opt_decimals(periods)
-        raw = column(entries, "funding_rate")
+        marks, index, raw, oi, volume = columns(
+            entries, "mark_price", "underlying_price", "funding_rate", "open_interest", "volume_24h"
+        )
         built = build_rows(
             VENUE,
             [symbols[k] for k in keep],
-            decimals(column(entries, "mark_price")),
-            opt_decimals(opt_column(entries, "underlying_price")),
+            decimals(marks),
+            opt_decimals(index),
             decimals(raw),
             raw,
             [DEFAULT_PERIOD_HOURS if h is None else h for h in hours],
             [IntervalSource.FIXED if h is None else IntervalSource.MARKET_FIELD for h in hours],
-            open_interest_base=opt_decimals(opt_column(entries, "open_interest")),
-            volumes_24h_usd=opt_decimals(opt_column(entries, "volume_24h")),
-            base_hints=opt_column(perps, "base_currency"),
+            open_interest_base=opt_decimals(oi),
+            volumes_24h_usd=opt_decimals(volume),
+            base_hints=list(bases),
         )
         return ParseResult(built, [], len(items) - len(built))
 
