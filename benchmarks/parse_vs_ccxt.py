@@ -17,7 +17,7 @@ CPU of each side, the speedup is the median of the per-round ratios (ccxt time /
 two measured back to back), which cancels most of the noise of a shared machine.
 ccxt is an optional extra:  pip install -e ".[bench]"
 
-    python benchmarks/parse_vs_ccxt.py [--markets 1000] [--rounds 15] [--profile VENUE]
+    python benchmarks/parse_vs_ccxt.py [--markets 1000] [--rounds 15] [--venues a,b] [--profile VENUE]
 """
 
 import argparse
@@ -236,7 +236,9 @@ def case_paradex(n: int, ccxt) -> Case:
 
 
 def case_lighter(n: int, ccxt) -> Case:
-    """ccxt reads funding-rates (keeping exchange == lighter); we join orderBookDetails to it."""
+    """We join orderBookDetails (mark, index, OI, volume) to funding-rates (the rate); ccxt's
+    equivalent is its fetch_funding_rates parse (funding-rates, exchange == lighter) plus its
+    fetch_tickers parse of the same orderBookDetails perpetuals (mark, index, volume)."""
     from funding_pipeline.lib.exchanges import lighter
 
     p = Payloads("lighter", "orderBookDetails", n, lambda b: b["order_book_details"])
@@ -251,9 +253,10 @@ def case_lighter(n: int, ccxt) -> Case:
 
         def theirs():
             data = ex.safe_list(rates_f, "funding_rates", [])
-            return ex.parse_funding_rates([d for d in data if ex.safe_string(d, "exchange") == "lighter"])
+            rates = ex.parse_funding_rates([d for d in data if ex.safe_string(d, "exchange") == "lighter"])
+            return rates, ex.parse_tickers(ex.safe_list(obd_f, "order_book_details", []))
 
-    return Case("lighter", len(obd["order_book_details"]), ours, theirs, "parse_funding_rates")
+    return Case("lighter", len(obd["order_book_details"]), ours, theirs, "parse_funding_rates + parse_tickers")
 
 
 def case_pacifica(n: int, ccxt) -> Case:
@@ -461,6 +464,7 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=1000, help="markets per venue payload (approx.)")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--profile", metavar="VENUE", help="cProfile our parser for one venue and exit")
+    parser.add_argument("--venues", help="comma-separated venues to run (default: all)")
     args = parser.parse_args()
     try:
         import ccxt
@@ -469,7 +473,8 @@ def main() -> None:
     if ccxt is None and not args.profile:
         print('ccxt is not installed; it is an optional benchmark extra:\n    pip install -e ".[bench]"')
         return
-    cases = [make(args.markets, ccxt) for make in CASES]
+    wanted = set(args.venues.split(",")) if args.venues else None
+    cases = [make(args.markets, ccxt) for make in CASES if wanted is None or make.__name__[5:] in wanted]
     if args.profile:
         case = next(c for c in cases if c.venue == args.profile)
         prof = cProfile.Profile()

@@ -28,16 +28,26 @@ from typing import Any
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
+    decimals,
+    dicts,
     each_entry,
+    ints,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
+    opt_decimals,
     opt_time,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import Interval, Settlement, merge, settled_prints, walk_pages
 from funding_pipeline.lib.exchanges.model import (
@@ -93,33 +103,54 @@ def perpetual_symbols(payload: Any, *, venue: Venue = VENUE) -> list[str]:
 def parse_funding_info(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decimal | ParseError]:
     """symbol -> interval hours; a malformed interval is kept as the error so its market is rejected."""
     ctx = Ctx(venue.id, "fundingInfo")
-    out: dict[str, Decimal | ParseError] = {}
-    for i, item in enumerate(req_list(payload, ctx)):
-        at = ctx.at(i)
-        entry = req_dict(item, at)
-        symbol = req_str(entry, "symbol", at)  # an entry naming no market cannot be applied
-        if entry.get("fundingIntervalHours") is None:
-            continue  # listed for a cap change only: the interval stays the default
-        try:
-            out[symbol] = req_decimal(entry, "fundingIntervalHours", at)
-        except ParseError as exc:
-            out[symbol] = exc
-    return out
+    items = req_list(payload, ctx)
+
+    def fast() -> dict[str, Decimal | ParseError]:
+        symbols = strings(column(dicts(items), "symbol"))
+        hours = opt_column(items, "fundingIntervalHours")
+        kept = [(s, h) for s, h in zip(symbols, hours, strict=True) if h is not None]
+        return dict(zip([s for s, _ in kept], decimals([h for _, h in kept]), strict=True))
+
+    def slow() -> dict[str, Decimal | ParseError]:
+        out: dict[str, Decimal | ParseError] = {}
+        for i, item in enumerate(items):
+            at = ctx.at(i)
+            entry = req_dict(item, at)
+            symbol = req_str(entry, "symbol", at)  # an entry naming no market cannot be applied
+            if entry.get("fundingIntervalHours") is None:
+                continue  # listed for a cap change only: the interval stays the default
+            try:
+                out[symbol] = req_decimal(entry, "fundingIntervalHours", at)
+            except ParseError as exc:
+                out[symbol] = exc
+        return out
+
+    return batched(fast, slow)
 
 
 def parse_ticker_24hr(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decimal | ParseError | None]:
     """symbol -> 24 h quote volume (USDT/USDC); a malformed volume is kept as the error."""
     ctx = Ctx(venue.id, "ticker/24hr")
-    out: dict[str, Decimal | ParseError | None] = {}
-    for i, item in enumerate(req_list(payload, ctx)):
-        at = ctx.at(i)
-        entry = req_dict(item, at)
-        symbol = req_str(entry, "symbol", at)
-        try:
-            out[symbol] = opt_decimal(entry, "quoteVolume", at)
-        except ParseError as exc:
-            out[symbol] = exc
-    return out
+    items = req_list(payload, ctx)
+
+    def fast() -> dict[str, Decimal | ParseError | None]:
+        entries = dicts(items)
+        volumes = opt_decimals(opt_column(entries, "quoteVolume"))
+        return dict(zip(strings(column(entries, "symbol")), volumes, strict=True))
+
+    def slow() -> dict[str, Decimal | ParseError | None]:
+        out: dict[str, Decimal | ParseError | None] = {}
+        for i, item in enumerate(items):
+            at = ctx.at(i)
+            entry = req_dict(item, at)
+            symbol = req_str(entry, "symbol", at)
+            try:
+                out[symbol] = opt_decimal(entry, "quoteVolume", at)
+            except ParseError as exc:
+                out[symbol] = exc
+        return out
+
+    return batched(fast, slow)
 
 
 def market_interval(intervals: Mapping[str, Decimal | ParseError], symbol: str) -> Interval:
@@ -144,6 +175,31 @@ def parse_premium_index(
     `open_interest` (base units per symbol) from `OpenInterestRotation.current`."""
     ctx = Ctx(venue.id, "premiumIndex")
     oi = open_interest or {}
+    items = req_list(payload, ctx)
+
+    def fast() -> ParseResult:
+        strings(column(dicts(items), "symbol"))  # the per-market path refuses an entry without one
+        entries = [e for e in items if is_perpetual(e)]
+        symbols = column(entries, "symbol")
+        got = [intervals.get(s) for s in symbols]
+        volume = [volumes.get(s) for s in symbols]
+        if any(isinstance(v, ParseError) for v in got) or any(isinstance(v, ParseError) for v in volume):
+            raise Slow
+        raw = column(entries, "lastFundingRate")
+        built = build_rows(
+            venue,
+            symbols,
+            decimals(column(entries, "markPrice")),
+            opt_decimals(opt_column(entries, "indexPrice")),
+            decimals(raw),
+            raw,
+            [DEFAULT_INTERVAL_H if g is None else g for g in got],
+            [IntervalSource.FIXED if g is None else IntervalSource.MARKET_FIELD for g in got],
+            open_interest_base=[oi.get(s) for s in symbols],
+            volumes_24h_usd=volume,
+            next_funding_at=list(map(units.ms_to_utc, ints(column(entries, "nextFundingTime")))),
+        )
+        return ParseResult(built, [], len(items) - len(built))
 
     def parse_one(item: Any, at: Ctx):
         entry = req_dict(item, at)
@@ -169,7 +225,7 @@ def parse_premium_index(
             next_funding_at=opt_time(entry, "nextFundingTime", at, units.ms_to_utc),
         )
 
-    return market_rows(enumerate(req_list(payload, ctx)), ctx, parse_one)
+    return batched(fast, lambda: market_rows(enumerate(items), ctx, parse_one))
 
 
 def parse_funding_rate(payload: Any, *, venue: Venue = VENUE) -> tuple[list[Settlement], list[ParseError]]:

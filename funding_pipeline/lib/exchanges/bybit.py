@@ -23,10 +23,20 @@ from typing import Any, NamedTuple
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    _tuple_new,
+    batched,
+    build_rows,
+    column,
+    decimals,
+    dicts,
     each_entry,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
+    opt_decimals,
+    opt_epoch_times,
     opt_time,
     req,
     req_decimal,
@@ -34,6 +44,7 @@ from funding_pipeline.lib.exchanges.fields import (
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import Interval, Settlement, merge, settled_prints, walk_pages
 from funding_pipeline.lib.exchanges.model import (
@@ -85,19 +96,36 @@ def parse_instruments_info(
     """symbol -> Instrument (Trading perpetual), None (skip) or the error; plus the next cursor."""
     ctx = Ctx(venue.id, "instruments-info")
     result = _result(payload, ctx)
-    out: dict[str, Instrument | ParseError | None] = {}
-    for i, item in enumerate(req_list(result.get("list"), ctx.at("result").at("list"))):
-        at = ctx.at("result").at("list").at(i)
-        entry = req_dict(item, at)
-        symbol = req_str(entry, "symbol", at)
-        if entry.get("contractType") != "LinearPerpetual" or entry.get("status") != "Trading":
-            out[symbol] = SKIP
-            continue
-        try:
-            out[symbol] = Instrument(opt_decimal(entry, "fundingInterval", at), entry.get("baseCoin") or None)
-        except ParseError as exc:
-            out[symbol] = exc
-    return out, str(result.get("nextPageCursor") or "")
+    items = req_list(result.get("list"), ctx.at("result").at("list"))
+
+    def trading(entry: dict) -> bool:
+        return entry.get("contractType") == "LinearPerpetual" and entry.get("status") == "Trading"
+
+    def fast() -> dict[str, Instrument | ParseError | None]:
+        symbols = strings(column(dicts(items), "symbol"))
+        live = [trading(e) for e in items]
+        minutes = opt_decimals([e.get("fundingInterval") if t else None for e, t in zip(items, live, strict=True)])
+        return {
+            s: _tuple_new(Instrument, (m, e.get("baseCoin") or None)) if t else SKIP
+            for s, e, t, m in zip(symbols, items, live, minutes, strict=True)
+        }
+
+    def slow() -> dict[str, Instrument | ParseError | None]:
+        out: dict[str, Instrument | ParseError | None] = {}
+        for i, item in enumerate(items):
+            at = ctx.at("result").at("list").at(i)
+            entry = req_dict(item, at)
+            symbol = req_str(entry, "symbol", at)
+            if not trading(entry):
+                out[symbol] = SKIP
+                continue
+            try:
+                out[symbol] = Instrument(opt_decimal(entry, "fundingInterval", at), entry.get("baseCoin") or None)
+            except ParseError as exc:
+                out[symbol] = exc
+        return out
+
+    return batched(fast, slow), str(result.get("nextPageCursor") or "")
 
 
 def parse_tickers(
@@ -110,6 +138,37 @@ def parse_tickers(
     """One row per Trading perpetual; tickers absent from `instruments` are not Trading: skipped."""
     ctx = Ctx(venue.id, "tickers")
     items = req_list(_result(payload, ctx).get("list"), ctx.at("result").at("list"))
+
+    def fast() -> ParseResult:
+        symbols = strings(column(dicts(items), "symbol"))
+        found = [instruments.get(s) for s in symbols]
+        keep = [k for k, i in enumerate(found) if i is not None]
+        entries, markets = [items[k] for k in keep], [found[k] for k in keep]
+        minutes = [i.interval_min for i in markets]  # an error in `instruments` has none: AttributeError
+        hours = {m: units.minutes_to_hours(m) for m in set(minutes) if m is not None}
+        stated = opt_decimals(
+            [e.get("fundingIntervalHour") if m is None else None for e, m in zip(entries, minutes, strict=True)]
+        )
+        intervals = [h if m is None else hours[m] for m, h in zip(minutes, stated, strict=True)]
+        if None in intervals:
+            raise Slow  # neither states the interval: the per-market path rejects the market
+        raw = column(entries, "fundingRate")
+        built = build_rows(
+            venue,
+            [symbols[k] for k in keep],
+            decimals(column(entries, "markPrice")),
+            opt_decimals(opt_column(entries, "indexPrice")),
+            decimals(raw),
+            raw,
+            intervals,
+            IntervalSource.MARKET_FIELD,
+            open_interest_base=opt_decimals(opt_column(entries, "openInterest")),
+            open_interest_usd=opt_decimals(opt_column(entries, "openInterestValue")),
+            volumes_24h_usd=opt_decimals(opt_column(entries, "turnover24h")),
+            next_funding_at=opt_epoch_times(opt_column(entries, "nextFundingTime"), units.ms_to_utc),
+            base_hints=[i.base_coin for i in markets],
+        )
+        return ParseResult(built, [], len(items) - len(built))
 
     def parse_one(item: Any, at: Ctx):
         entry = req_dict(item, at)
@@ -139,7 +198,7 @@ def parse_tickers(
             base_hint=instrument.base_coin,
         )
 
-    return market_rows(enumerate(items), ctx.at("result").at("list"), parse_one)
+    return batched(fast, lambda: market_rows(enumerate(items), ctx.at("result").at("list"), parse_one))
 
 
 async def fetch_instruments(http) -> dict[str, Instrument | ParseError | None]:

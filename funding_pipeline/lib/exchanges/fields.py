@@ -8,6 +8,8 @@ poll fails), a bad market is rejected and counted, a market the parser skips is 
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
 from funding_pipeline.lib import units
@@ -299,3 +301,197 @@ def history_rows(
     """Parse each history entry on its own: a bad one is rejected with its path, `None` is left out."""
     prints, rejected, _ = each_entry(items, ctx, parse_one)
     return HistoryResult(prints, rejected)
+
+
+# Batched fast path. A venue's payload is first parsed column-wise: each field of every market
+# taken in one pass, converted and checked in bulk, rows built without per-field calls. Anything
+# off (a missing field, a non-number, NaN/inf, a non-positive price, a rate near the cap) raises
+# `Slow`, and the whole payload goes through the per-market path instead, so values, rejections
+# and their JSON paths are exactly those of `market_rows`. The checks here may refuse more than
+# the per-market path does; they must never accept more.
+
+
+class Slow(Exception):
+    """The batch is not plain: parse it market by market."""
+
+
+_SLOW_ERRORS = (Slow, ValueError, KeyError, TypeError, ArithmeticError, AttributeError, IndexError)
+_NUMBER = frozenset((str, int))  # what req_decimal takes without a second look (not bool, not float)
+_OPT_NUMBER = frozenset((str, int, type(None)))
+_BIG = Decimal("1e30")  # above any price or size: also refuses Infinity (NaN raises on comparison)
+FAST_PATH = True  # tests switch it off to compare both paths on the same payloads
+
+
+def batched(fast: Callable[[], T], slow: Callable[[], T]) -> T:
+    """`fast()` when it succeeds, else `slow()` (the per-market path, which names every error)."""
+    if FAST_PATH:
+        try:
+            return fast()
+        except _SLOW_ERRORS:
+            pass
+    return slow()
+
+
+def column(items: list, key: str) -> list:
+    """`item[key]` of every item; a missing key raises (KeyError: the batch goes slow)."""
+    return list(map(itemgetter(key), items))
+
+
+def columns(items: list, *keys: str) -> list[tuple]:
+    """`item.get(key)` for several keys in one visit per item: cheaper than a pass per key where
+    the items do not stay in the CPU cache between passes. A required key's None is refused by
+    the converter that reads the column (`decimals`, `strings`, `ints`)."""
+    if len(keys) == 1:
+        return [tuple(opt_column(items, keys[0]))]
+    try:
+        values = list(map(itemgetter(*keys), items))
+    except KeyError:
+        values = [tuple(item.get(key) for key in keys) for item in items]
+    out = list(zip(*values, strict=True))
+    if len(out) != len(keys):
+        raise Slow  # no items
+    return out
+
+
+def opt_column(items: list, key: str) -> list:
+    """`item.get(key)` of every item (C speed while every item has the key)."""
+    try:
+        return list(map(itemgetter(key), items))
+    except KeyError:
+        return [item.get(key) for item in items]
+
+
+def dicts(items: list) -> list[dict]:
+    if not set(map(type, items)) <= {dict}:
+        raise Slow
+    return items
+
+
+def strings(values: list) -> list[str]:
+    """Non-empty strings, as req_str wants them."""
+    if not set(map(type, values)) <= {str} or not all(values):
+        raise Slow
+    return values
+
+
+def ints(values: list) -> list[int]:
+    """Integers as req_int reads them first: JSON integers or ASCII digit strings."""
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        return values
+    if not kinds <= _NUMBER:
+        raise Slow
+    out = [v if type(v) is int else int(v) if v.isascii() and v.isdigit() else None for v in values]
+    if None in out:
+        raise Slow
+    return out
+
+
+def decimals(values: list) -> list[Decimal]:
+    """Required numbers: text or JSON integers, finite and below `_BIG` in magnitude."""
+    if not set(map(type, values)) <= _NUMBER:
+        raise Slow
+    out = list(map(Decimal, values))
+    if out and not (min(out) > -_BIG and max(out) < _BIG):
+        raise Slow
+    return out
+
+
+def opt_decimals(values: list) -> list[Decimal | None]:
+    """Optional numbers as opt_decimal reads them: None and "" are None."""
+    kinds = set(map(type, values))
+    if not kinds <= _OPT_NUMBER:
+        raise Slow
+    if type(None) not in kinds and "" not in values:
+        out = list(map(Decimal, values))
+    else:
+        out = [None if v is None or v == "" else Decimal(v) for v in values]
+    present = [d for d in out if d is not None]
+    if present and not (min(present) > -_BIG and max(present) < _BIG):
+        raise Slow
+    return out
+
+
+def opt_epoch_times(values: list, convert: Callable[[int], datetime]) -> list[datetime | None]:
+    """Optional epoch times as opt_time reads them (`convert`: units.ms_to_utc, s_to_utc or
+    ns_to_utc): JSON ints or ASCII digit strings; None, "", 0 and "0" are None."""
+    out: list[datetime | None] = []
+    for v in values:
+        if v is None or v == "" or v == 0 or v == "0":
+            out.append(None)
+        elif type(v) is int or (type(v) is str and v.isascii() and v.isdigit()):
+            out.append(convert(int(v)))
+        else:
+            raise Slow
+    return out
+
+
+def build_rows(
+    venue: Venue,
+    symbols: list[str],
+    mark_prices: list[Decimal],
+    index_prices: list[Decimal | None],
+    rates: list[Decimal],
+    rates_raw: list,
+    intervals: list[Decimal] | None = None,
+    interval_source: IntervalSource | list[IntervalSource] | None = None,
+    open_interest_base: list[Decimal | None] | None = None,
+    open_interest_usd: list[Decimal | None] | None = None,
+    volumes_24h_usd: list[Decimal | None] | None = None,
+    next_funding_at: list[datetime | None] | None = None,
+    base_hints: list[str | None] | None = None,
+    settlement_intervals: list[Decimal | None] | None = None,
+) -> list[MarketRow]:
+    """`make_row` for whole columns (None = that field absent for every market): the same
+    checks, done in bulk, raising `Slow` where `make_row` would refuse or look closer.
+    `interval_source` is one source for every market or a column of them."""
+    n = len(symbols)
+    nones = [None] * n
+    if intervals is None:
+        if venue.interval_hours is None:
+            raise Slow
+        intervals, interval_source = [venue.interval_hours] * n, IntervalSource.FIXED
+    if interval_source is None or not n:
+        raise Slow
+    if not min(intervals) > _ZERO or not min(mark_prices) > _ZERO:
+        raise Slow
+    present = [p for p in index_prices if p is not None]
+    if present and not min(present) > _ZERO:
+        raise Slow
+    decimal_rates = list(map(units.percent_to_decimal, rates)) if venue.rate_unit is RateUnit.PERCENT else rates
+    # The cap, conservatively: the largest |rate| against the cap of the shortest interval.
+    if max(map(abs, decimal_rates)) > MAX_ABS_RATE_1H * min(intervals):
+        raise Slow
+    base = open_interest_base or nones
+    usd = open_interest_usd or nones
+    given = []  # markets with a value, per column (list.count(None) would call Decimal.__eq__)
+    for values in (base, usd, volumes_24h_usd or nones):
+        present = [v for v in values if v is not None]
+        if present and min(present) < _ZERO:
+            raise Slow
+        given.append(len(present))
+    if given[0] != given[1] or given[0] not in (0, n):  # one unit given for some market: complete it
+        completed = [
+            (b, b * m) if u is None and b is not None else (u / m, u) if b is None and u is not None else (b, u)
+            for b, u, m in zip(base, usd, mark_prices, strict=True)
+        ]
+        base, usd = [c[0] for c in completed], [c[1] for c in completed]
+    columns = zip(
+        repeat(venue.id, n),
+        symbols,
+        mark_prices,
+        index_prices,
+        decimal_rates,
+        map(str, rates_raw),
+        repeat(venue.rate_unit, n),
+        intervals,
+        repeat(interval_source, n) if isinstance(interval_source, IntervalSource) else interval_source,
+        base,
+        usd,
+        volumes_24h_usd or nones,
+        next_funding_at or nones,
+        base_hints or nones,
+        settlement_intervals or nones,
+        strict=True,
+    )
+    return list(map(_tuple_new, repeat(MarketRow, n), columns))

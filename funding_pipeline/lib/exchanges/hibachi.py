@@ -24,16 +24,27 @@ from typing import Any
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
+    columns,
+    decimals,
+    dicts,
     history_rows,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
+    opt_decimals,
+    opt_epoch_times,
     opt_time,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import merge, respace, unique_ascending, walk_pages, whole_seconds
 from funding_pipeline.lib.exchanges.model import (
@@ -80,24 +91,59 @@ def parse_exchange_info(payload: Any) -> tuple[list[dict], ParseResult]:
     """LIVE contracts; CLOSED (delisted) ones are counted as skipped, malformed ones rejected."""
     ctx = Ctx(VENUE.id, INFO).at("futureContracts")
     items = req_list(req_dict(payload, ctx).get("futureContracts"), ctx)
-    live, outcome = [], ParseResult()
-    for i, item in enumerate(items):
-        try:
-            req_str(req_dict(item, ctx.at(i)), "symbol", ctx.at(i))
-        except ParseError as exc:
-            outcome.rejected.append(exc)
-            continue
-        if item.get("status") == "LIVE":
-            live.append(item)
-        else:
-            outcome.skipped += 1
-    return live, outcome
+
+    def fast() -> tuple[list[dict], ParseResult]:
+        strings(column(dicts(items), "symbol"))
+        live = [item for item in items if item.get("status") == "LIVE"]
+        return live, ParseResult(skipped=len(items) - len(live))
+
+    def slow() -> tuple[list[dict], ParseResult]:
+        live, outcome = [], ParseResult()
+        for i, item in enumerate(items):
+            try:
+                req_str(req_dict(item, ctx.at(i)), "symbol", ctx.at(i))
+            except ParseError as exc:
+                outcome.rejected.append(exc)
+                continue
+            if item.get("status") == "LIVE":
+                live.append(item)
+            else:
+                outcome.skipped += 1
+        return live, outcome
+
+    return batched(fast, slow)
 
 
 def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, observed_at: datetime) -> ParseResult:
     """Per symbol: (exchange-info contract, prices, stats, open-interest) answers -> one row."""
     del observed_at  # Hibachi publishes nextFundingTimestamp itself
     ctx = Ctx(VENUE.id, "prices+stats+open-interest")
+
+    def fast() -> ParseResult:
+        answers = list(markets.values())
+        contracts = dicts([a[0] for a in answers])
+        prices, stats, ois = (dicts([a[k] for a in answers]) for k in (1, 2, 3))
+        symbols, bases = columns(contracts, "symbol", "underlyingSymbol")
+        strings(symbols)
+        p_symbols, marks, spots, est = columns(prices, "symbol", "markPrice", "spotPrice", "fundingRateEstimation")
+        s_symbols, volumes = columns(stats, "symbol", "volume24h")
+        for got in (p_symbols, s_symbols):
+            if got != symbols and any(g not in (None, s) for g, s in zip(got, symbols, strict=True)):
+                raise Slow  # an answer for another market: the per-market path rejects it
+        raw, next_s = columns(dicts(est), "estimatedFundingRate", "nextFundingTimestamp")
+        built = build_rows(
+            VENUE,
+            symbols,
+            decimals(marks),
+            opt_decimals(spots),
+            decimals(raw),
+            raw,
+            open_interest_base=opt_decimals(opt_column(ois, "totalQuantity")),
+            volumes_24h_usd=opt_decimals(volumes),
+            next_funding_at=opt_epoch_times(next_s, units.s_to_utc),
+            base_hints=[b if isinstance(b, str) else None for b in bases],
+        )
+        return ParseResult(built)
 
     def parse_one(item: tuple[dict, Any, Any, Any], at: Ctx):
         contract, prices, stats, oi = item
@@ -124,7 +170,7 @@ def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, obse
             base_hint=base if isinstance(base, str) else None,
         )
 
-    return market_rows(markets.items(), ctx, parse_one)
+    return batched(fast, lambda: market_rows(markets.items(), ctx, parse_one))
 
 
 async def _live(http) -> tuple[list[dict], ParseResult]:

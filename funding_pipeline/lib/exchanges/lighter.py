@@ -20,16 +20,26 @@ from typing import Any
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
+    decimals,
+    dicts,
     history_rows,
+    ints,
     make_print,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
+    opt_decimals,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import merge
 from funding_pipeline.lib.exchanges.model import (
@@ -72,22 +82,25 @@ def _envelope(payload: Any, ctx: Ctx, key: str) -> list:
     return req_list(body.get(key), ctx.at(key))
 
 
-def _lighter_rates(payload: Any) -> dict[int, tuple[dict, Ctx]]:
-    """Lighter's own rows of `funding-rates` by market id; other venues' rows are dropped.
+def _lighter_rates(payload: Any) -> tuple[dict[int, tuple[dict, int]], Ctx]:
+    """Lighter's own rows of `funding-rates` by market id (with the row index for error paths);
+    other venues' rows are dropped.
 
     A row without a usable market id joins nothing; its market is then rejected as unmatched.
     """
     ctx = Ctx(VENUE.id, RATES)
-    out: dict[int, tuple[dict, Ctx]] = {}
+    out: dict[int, tuple[dict, int]] = {}
     rows_at = ctx.at("funding_rates")
     for i, item in enumerate(_envelope(payload, ctx, "funding_rates")):
         if isinstance(item, dict) and item.get("exchange") == "lighter":
-            at = rows_at.at(i)
-            try:
-                out.setdefault(req_int(item, "market_id", at), (item, at))
-            except ParseError:
-                continue
-    return out
+            market_id = item.get("market_id")
+            if type(market_id) is not int:  # JSON ints need no check; anything else goes through req_int
+                try:
+                    market_id = req_int(item, "market_id", rows_at.at(i))
+                except ParseError:
+                    continue
+            out.setdefault(market_id, (item, i))
+    return out, rows_at
 
 
 def _is_perp(item: dict) -> bool:
@@ -98,8 +111,37 @@ def parse_order_book_details(payload: Any, funding_rates: Any, *, observed_at: d
     ctx = Ctx(VENUE.id, DETAILS)
     perps = _envelope(payload, ctx, "order_book_details")
     spots = payload.get("spot_order_book_details") or []
-    rates = _lighter_rates(funding_rates)
+    rates, rates_at = _lighter_rates(funding_rates)
     next_funding = units.next_boundary(observed_at, SETTLEMENT_HOURS)
+
+    def fast() -> ParseResult:
+        active = [e for e in dicts(perps) if e.get("status") == "active" and _is_perp(e)]
+        symbols = strings(column(active, "symbol"))
+        rate_rows = [rates[market_id][0] for market_id in ints(column(active, "market_id"))]  # unmatched: KeyError
+        if any(r.get("symbol") not in (None, s) for r, s in zip(rate_rows, symbols, strict=True)):
+            raise Slow  # joined to another market's row: the per-market path rejects it
+        raw = column(rate_rows, "rate")
+        n = len(active)
+        built = build_rows(
+            VENUE,
+            symbols,
+            decimals(column(active, "mark_price")),
+            opt_decimals(opt_column(active, "index_price")),
+            decimals(raw),
+            raw,
+            [RATE_PERIOD_HOURS] * n,
+            IntervalSource.FIXED,
+            open_interest_base=decimals(column(active, "open_interest")),
+            volumes_24h_usd=opt_decimals(opt_column(active, "daily_quote_token_volume")),
+            next_funding_at=[next_funding] * n,
+            settlement_intervals=[SETTLEMENT_HOURS] * n,
+        )
+        return ParseResult(built, [], len(perps) - n + len(spots))
+
+    def slow() -> ParseResult:
+        result = market_rows(enumerate(perps), ctx.at("order_book_details"), parse_one)
+        result.skipped += len(spots)  # spot order books have no funding
+        return result
 
     def parse_one(item: Any, at: Ctx):
         item = req_dict(item, at)
@@ -109,7 +151,8 @@ def parse_order_book_details(payload: Any, funding_rates: Any, *, observed_at: d
         market_id = req_int(item, "market_id", at)
         if market_id not in rates:
             raise at.error(market_id, "no lighter row in funding-rates for this market_id")
-        rate_row, rate_at = rates[market_id]
+        rate_row, rate_i = rates[market_id]
+        rate_at = rates_at.at(rate_i)
         if rate_row.get("symbol") not in (None, symbol):
             raise rate_at.at("symbol").error(rate_row.get("symbol"), f"market_id joins {symbol}")
         return make_row(
@@ -128,9 +171,7 @@ def parse_order_book_details(payload: Any, funding_rates: Any, *, observed_at: d
             settlement_interval_hours=SETTLEMENT_HOURS,
         )
 
-    result = market_rows(enumerate(perps), ctx.at("order_book_details"), parse_one)
-    result.skipped += len(spots)  # spot order books have no funding
-    return result
+    return batched(fast, slow)
 
 
 def parse_fundings(payload: Any, *, symbol: str) -> HistoryResult:

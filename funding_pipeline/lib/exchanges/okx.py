@@ -22,16 +22,25 @@ from typing import Any
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
+    decimals,
+    dicts,
     each_entry,
     history_rows,
+    ints,
     make_row,
     market_rows,
     opt_decimal,
+    opt_decimals,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import merge, older_page_from, respace, unique_ascending, walk_pages
 from funding_pipeline.lib.exchanges.model import (
@@ -78,13 +87,28 @@ def _data(payload: Any, endpoint: str) -> tuple[list, Ctx]:
     return req_list(body.get("data"), ctx.at("data")), ctx.at("data")
 
 
-def _by_inst(payload: Any, endpoint: str) -> dict[str, tuple[dict, Ctx]]:
-    rows, ctx = _data(payload, endpoint)
-    return {
-        row["instId"]: (row, ctx.at(i))
-        for i, row in enumerate(rows)
-        if isinstance(row, dict) and isinstance(row.get("instId"), str)
-    }
+class _Joined:
+    """A payload's rows by `instId`; the Ctx of a row is made only for an error message."""
+
+    def __init__(self, payload: Any, endpoint: str):
+        self.rows, self.ctx = _data(payload, endpoint)
+        self.index = {
+            row["instId"]: i
+            for i, row in enumerate(self.rows)
+            if isinstance(row, dict) and isinstance(row.get("instId"), str)
+        }
+
+    def __contains__(self, inst_id: str) -> bool:
+        return inst_id in self.index
+
+    def __getitem__(self, inst_id: str) -> tuple[dict, Ctx]:
+        i = self.index[inst_id]
+        return self.rows[i], self.ctx.at(i)
+
+    def values(self, inst_ids: list[str], key: str) -> list:
+        """`key` of each id's row, None where the id has no row."""
+        rows, index = self.rows, self.index
+        return [rows[index[i]].get(key) if i in index else None for i in inst_ids]
 
 
 def _is_wanted(inst_id: str, inst_type: object) -> bool:
@@ -105,7 +129,36 @@ def parse_funding_rate(
 ) -> ParseResult:
     """Join the four bulk payloads on `instId`; funding-rate lists the markets."""
     rows, ctx = _data(payload, FUNDING)
-    marks, volumes, ois = _by_inst(mark_price, MARK), _by_inst(tickers, TICKERS), _by_inst(open_interest, OI)
+    marks, volumes, ois = _Joined(mark_price, MARK), _Joined(tickers, TICKERS), _Joined(open_interest, OI)
+
+    def fast() -> ParseResult:
+        ids = strings(column(dicts(rows), "instId"))
+        keep = [k for k, i in enumerate(ids) if _is_wanted(i, rows[k].get("instType"))]
+        entries, symbols = [rows[k] for k in keep], [ids[k] for k in keep]
+        mark_rows = dicts([marks.rows[marks.index[s]] for s in symbols])  # a swap without one: KeyError
+        mark = decimals(column(mark_rows, "markPx"))
+        volume_base = opt_decimals(volumes.values(symbols, "volCcy24h"))
+        next_ms, last_ms = ints(column(entries, "nextFundingTime")), ints(column(entries, "fundingTime"))
+        spans = [n - last for n, last in zip(next_ms, last_ms, strict=True)]
+        if spans and min(spans) <= 0:
+            raise Slow
+        hours = {span: units.minutes_to_hours(Decimal(round(span / MS_PER_MINUTE))) for span in set(spans)}
+        raw = column(entries, "fundingRate")
+        built = build_rows(
+            VENUE,
+            symbols,
+            mark,
+            [None] * len(symbols),
+            decimals(raw),
+            raw,
+            [hours[span] for span in spans],
+            IntervalSource.DERIVED,
+            open_interest_base=opt_decimals(ois.values(symbols, "oiCcy")),
+            open_interest_usd=opt_decimals(ois.values(symbols, "oiUsd")),
+            volumes_24h_usd=[None if v is None else v * m for v, m in zip(volume_base, mark, strict=True)],
+            next_funding_at=list(map(units.ms_to_utc, last_ms)),
+        )
+        return ParseResult(built, [], len(rows) - len(built))
 
     def parse_one(item: Any, at: Ctx):
         item = req_dict(item, at)
@@ -141,7 +194,7 @@ def parse_funding_rate(
             next_funding_at=units.ms_to_utc(req_int(item, "fundingTime", at)),
         )
 
-    return market_rows(enumerate(rows), ctx, parse_one)
+    return batched(fast, lambda: market_rows(enumerate(rows), ctx, parse_one))
 
 
 async def poll(http, observed_at: datetime) -> ParseResult:

@@ -19,16 +19,26 @@ from typing import Any
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
+    decimals,
+    dicts,
     each_entry,
     history_rows,
+    ints,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
+    opt_decimals,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import merge, respace, unique_ascending, walk_pages
 from funding_pipeline.lib.exchanges.model import (
@@ -86,17 +96,45 @@ def parse_futures(payload: Any, *, observed_at: datetime, funding_rates: Any) ->
     rows, ctx = _rows(payload, FUTURES)
     funding_rows, funding_ctx = _rows(funding_rates, FUNDING_RATES)
     funding = {
-        row["symbol"]: (row, funding_ctx.at(i))
+        row["symbol"]: i
         for i, row in enumerate(funding_rows)
         if isinstance(row, dict) and isinstance(row.get("symbol"), str)
     }
+
+    def fast() -> ParseResult:
+        symbols = strings(column(dicts(rows), "symbol"))
+        keep = [i for i, s in enumerate(symbols) if s.startswith("PERP_") and s in funding]
+        items = [rows[i] for i in keep]
+        rate_rows = dicts([funding_rows[funding[symbols[i]]] for i in keep])
+        raw = column(rate_rows, "est_funding_rate")
+        next_ms = ints(column(rate_rows, "next_funding_time"))
+        spans = [
+            n - last for n, last in zip(next_ms, ints(column(rate_rows, "last_funding_rate_timestamp")), strict=True)
+        ]
+        if spans and min(spans) <= 0:
+            raise Slow
+        hours = {span: units.minutes_to_hours(Decimal(round(span / MS_PER_MINUTE))) for span in set(spans)}
+        built = build_rows(
+            VENUE,
+            [symbols[i] for i in keep],
+            decimals(column(items, "mark_price")),
+            opt_decimals(opt_column(items, "index_price")),
+            decimals(raw),
+            raw,
+            [hours[span] for span in spans],
+            IntervalSource.DERIVED,
+            open_interest_base=opt_decimals(opt_column(items, "open_interest")),
+            volumes_24h_usd=opt_decimals(opt_column(items, "24h_amount")),
+            next_funding_at=list(map(units.ms_to_utc, next_ms)),
+        )
+        return ParseResult(built, [], len(rows) - len(built))
 
     def parse_one(item: Any, at: Ctx):
         item = req_dict(item, at)
         symbol = req_str(item, "symbol", at)
         if not symbol.startswith("PERP_") or symbol not in funding:
             return None  # not a perpetual, or a pre-launch market without funding
-        rate_row, rate_at = funding[symbol]
+        rate_row, rate_at = funding_rows[funding[symbol]], funding_ctx.at(funding[symbol])
         return make_row(
             VENUE,
             at,
@@ -112,7 +150,7 @@ def parse_futures(payload: Any, *, observed_at: datetime, funding_rates: Any) ->
             next_funding_at=units.ms_to_utc(req_int(rate_row, "next_funding_time", rate_at)),
         )
 
-    return market_rows(enumerate(rows), ctx, parse_one)
+    return batched(fast, lambda: market_rows(enumerate(rows), ctx, parse_one))
 
 
 async def poll(http, observed_at: datetime) -> ParseResult:

@@ -19,16 +19,25 @@ from typing import Any
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
+    columns,
+    decimals,
+    dicts,
     history_rows,
     make_print,
     make_row,
     market_rows,
     opt_decimal,
+    opt_decimals,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
@@ -67,14 +76,17 @@ def _results(payload: Any, endpoint: str) -> list:
     return req_list(req_dict(payload, ctx).get("results"), ctx.at("results"))
 
 
-def index_markets(payload: Any) -> dict[str, tuple[dict, Ctx]]:
-    """Every `/markets` entry (any asset kind) by symbol, with its path for errors."""
-    ctx = Ctx(VENUE.id, MARKETS).at("results")
-    out = {}
-    for i, item in enumerate(_results(payload, MARKETS)):
-        if isinstance(item, dict) and isinstance(item.get("symbol"), str):
-            out[item["symbol"]] = (item, ctx.at(i))
-    return out
+def index_markets(payload: Any) -> dict[str, tuple[dict, int]]:
+    """Every `/markets` entry (any asset kind) by symbol, with its index for error paths."""
+    return {
+        item["symbol"]: (item, i)
+        for i, item in enumerate(_results(payload, MARKETS))
+        if isinstance(item, dict) and isinstance(item.get("symbol"), str)
+    }
+
+
+def _market_ctx(i: int) -> Ctx:
+    return Ctx(VENUE.id, MARKETS).at("results").at(i)
 
 
 def market_period(market: dict, at: Ctx) -> tuple[Decimal, IntervalSource]:
@@ -89,6 +101,37 @@ def market_period(market: dict, at: Ctx) -> tuple[Decimal, IntervalSource]:
 def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) -> ParseResult:
     """`observed_at` is unused: Paradex funding is continuous, there is no next funding time."""
     known = index_markets(markets)
+    items = _results(payload, SUMMARY)
+
+    def fast() -> ParseResult:
+        symbols = strings(column(dicts(items), "symbol"))
+        if any(s.endswith("-PERP") for s in symbols if s not in known):
+            raise Slow  # a perpetual absent from /markets: the per-market path rejects it
+        listed = {s: m for s, (m, _) in known.items() if m.get("asset_kind") == "PERP"}
+        keep = [k for k, s in enumerate(symbols) if s in listed]
+        perps = [listed[symbols[k]] for k in keep]
+        entries = [items[k] for k in keep]
+        periods, bases = columns(perps, "funding_period_hours", "base_currency")
+        if "" in periods:
+            raise Slow  # present but empty: the per-market path rejects it
+        hours = opt_decimals(periods)
+        marks, index, raw, oi, volume = columns(
+            entries, "mark_price", "underlying_price", "funding_rate", "open_interest", "volume_24h"
+        )
+        built = build_rows(
+            VENUE,
+            [symbols[k] for k in keep],
+            decimals(marks),
+            opt_decimals(index),
+            decimals(raw),
+            raw,
+            [DEFAULT_PERIOD_HOURS if h is None else h for h in hours],
+            [IntervalSource.FIXED if h is None else IntervalSource.MARKET_FIELD for h in hours],
+            open_interest_base=opt_decimals(oi),
+            volumes_24h_usd=opt_decimals(volume),
+            base_hints=list(bases),
+        )
+        return ParseResult(built, [], len(items) - len(built))
 
     def parse_one(item: Any, at: Ctx):
         item = req_dict(item, at)
@@ -97,10 +140,10 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
             if symbol.endswith("-PERP"):
                 raise at.at("symbol").error(symbol, "perpetual absent from /markets: period unknown")
             return None  # options and spot rows of market=ALL
-        market, market_at = known[symbol]
+        market, market_i = known[symbol]
         if market.get("asset_kind") != "PERP":
             return None
-        hours, source = market_period(market, market_at)
+        hours, source = market_period(market, _market_ctx(market_i))
         return make_row(
             VENUE,
             at,
@@ -117,13 +160,13 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
         )
 
     ctx = Ctx(VENUE.id, SUMMARY).at("results")
-    return market_rows(enumerate(_results(payload, SUMMARY)), ctx, parse_one)
+    return batched(fast, lambda: market_rows(enumerate(items), ctx, parse_one))
 
 
 def perp_periods(markets: Any) -> dict[str, tuple[Decimal, IntervalSource]]:
     return {
-        symbol: market_period(market, at)
-        for symbol, (market, at) in index_markets(markets).items()
+        symbol: market_period(market, _market_ctx(i))
+        for symbol, (market, i) in index_markets(markets).items()
         if market.get("asset_kind") == "PERP"
     }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import funding_pipeline
-from funding_pipeline.lib.exchanges import MODULES, all_exchanges
+from funding_pipeline.lib.exchanges import MODULES, all_exchanges, fields
 from funding_pipeline.lib.polling import poll_exchange, replay_transports
 
 RECORDINGS = Path(funding_pipeline.__file__).parent / "recordings"
@@ -30,6 +30,21 @@ def test_bundled_recording_polls_cleanly(module, poll_number):
         assert len(outcome.rows) >= 2, exchange_id
         assert outcome.rejected == [], exchange_id
         assert {r.exchange for r in outcome.rows} == {exchange_id}
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_batched_fast_path_matches_per_market_path(module, monkeypatch):
+    # Same rows (digit for digit), rejections and skips with the column-wise fast path and without.
+    def poll_all(fast: bool) -> list:
+        monkeypatch.setattr(fields, "FAST_PATH", fast)
+        out = []
+        for exchange in import_module(f"funding_pipeline.lib.exchanges.{module}").EXCHANGES:
+            transport = replay_transports(RECORDINGS)(exchange.venue.id, 0)
+            outcome = asyncio.run(poll_exchange(exchange, SLOT, transport=transport))
+            out.append(([repr(r) for r in outcome.rows], [str(e) for e in outcome.rejected], outcome.skipped))
+        return out
+
+    assert poll_all(True) == poll_all(False)
 
 
 @pytest.mark.parametrize("module", MODULES)
