@@ -337,20 +337,13 @@ def column(items: list, key: str) -> list:
     return list(map(itemgetter(key), items))
 
 
-def columns(items: list, *keys: str) -> list[tuple]:
-    """`item.get(key)` for several keys in one visit per item: cheaper than a pass per key where
-    the items do not stay in the CPU cache between passes. A required key's None is refused by
-    the converter that reads the column (`decimals`, `strings`, `ints`)."""
-    if len(keys) == 1:
-        return [tuple(opt_column(items, keys[0]))]
-    try:
-        values = list(map(itemgetter(*keys), items))
-    except KeyError:
-        values = [tuple(item.get(key) for key in keys) for item in items]
-    out = list(zip(*values, strict=True))
-    if len(out) != len(keys):
-        raise Slow  # no items
-    return out
+def columns(items: list, *keys: str) -> list[list]:
+    """`item.get(key)` for several keys, one pass per key (C speed while every item has the
+    key; measured faster than one visit per item). A required key's None is refused by the
+    converter that reads the column (`decimals`, `strings`, `ints`)."""
+    if not items:
+        raise Slow
+    return [opt_column(items, key) for key in keys]
 
 
 def opt_column(items: list, key: str) -> list:
