@@ -100,18 +100,22 @@ def market_period(market: dict, at: Ctx) -> tuple[Decimal, IntervalSource]:
 
 def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) -> ParseResult:
     """`observed_at` is unused: Paradex funding is continuous, there is no next funding time."""
-    known = index_markets(markets)
+    listing = _results(markets, MARKETS)
     items = _results(payload, SUMMARY)
 
     def fast() -> ParseResult:
+        mk = dicts(listing)
+        m_symbols, kinds = columns(mk, "symbol", "asset_kind")
+        known = set(strings(m_symbols))
+        if len(known) != len(m_symbols):
+            raise Slow  # a symbol listed twice: index_markets keeps the last
         symbols = strings(column(dicts(items), "symbol"))
         if any(s.endswith("-PERP") for s in symbols if s not in known):
             raise Slow  # a perpetual absent from /markets: the per-market path rejects it
-        listed = {s: m for s, (m, _) in known.items() if m.get("asset_kind") == "PERP"}
-        keep = [k for k, s in enumerate(symbols) if s in listed]
-        perps = [listed[symbols[k]] for k in keep]
-        entries = [items[k] for k in keep]
-        periods, bases = columns(perps, "funding_period_hours", "base_currency")
+        listed = {s: m for s, m, k in zip(m_symbols, mk, kinds, strict=True) if k == "PERP"}
+        entries = [e for e, s in zip(items, symbols, strict=True) if s in listed]
+        kept = [s for s in symbols if s in listed]
+        periods, bases = columns(list(map(listed.__getitem__, kept)), "funding_period_hours", "base_currency")
         if "" in periods:
             raise Slow  # present but empty: the per-market path rejects it
         hours = opt_decimals(periods)
@@ -120,7 +124,7 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
         )
         built = build_rows(
             VENUE,
-            [symbols[k] for k in keep],
+            kept,
             decimals(marks),
             opt_decimals(index),
             decimals(raw),
@@ -159,8 +163,13 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
             base_hint=market.get("base_currency"),
         )
 
-    ctx = Ctx(VENUE.id, SUMMARY).at("results")
-    return batched(fast, lambda: market_rows(enumerate(items), ctx, parse_one))
+    known: dict[str, tuple[dict, int]] = {}  # filled by slow(): the fast path needs no index
+
+    def slow() -> ParseResult:
+        known.update(index_markets(markets))
+        return market_rows(enumerate(items), Ctx(VENUE.id, SUMMARY).at("results"), parse_one)
+
+    return batched(fast, slow)
 
 
 def perp_periods(markets: Any) -> dict[str, tuple[Decimal, IntervalSource]]:
