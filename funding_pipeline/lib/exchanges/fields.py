@@ -411,6 +411,8 @@ def opt_decimals(values: list) -> list[Decimal | None]:
 def opt_epoch_times(values: list, convert: Callable[[int], datetime]) -> list[datetime | None]:
     """Optional epoch times as opt_time reads them (`convert`: units.ms_to_utc, s_to_utc or
     ns_to_utc): JSON ints or ASCII digit strings; None, "", 0 and "0" are None."""
+    if set(map(type, values)) == {int} and 0 not in values:
+        return list(map(convert, values))
     out: list[datetime | None] = []
     for v in values:
         if v is None or v == "" or v == 0 or v == "0":
@@ -446,17 +448,20 @@ def build_rows(
     if intervals is None:
         if venue.interval_hours is None:
             raise Slow
-        intervals, interval_source = [venue.interval_hours] * n, IntervalSource.FIXED
+        shortest, interval_source = venue.interval_hours, IntervalSource.FIXED
+        intervals = repeat(shortest, n)
+    else:
+        shortest = min(intervals, default=_ZERO)
     if interval_source is None or not n:
         raise Slow
-    if not min(intervals) > _ZERO or not min(mark_prices) > _ZERO:
+    if not shortest > _ZERO or not min(mark_prices) > _ZERO:
         raise Slow
     present = [p for p in index_prices if p is not None]
     if present and not min(present) > _ZERO:
         raise Slow
     decimal_rates = list(map(units.percent_to_decimal, rates)) if venue.rate_unit is RateUnit.PERCENT else rates
     # The cap, conservatively: the largest |rate| against the cap of the shortest interval.
-    cap = MAX_ABS_RATE_1H * min(intervals)
+    cap = MAX_ABS_RATE_1H * shortest
     if max(decimal_rates) > cap or min(decimal_rates) < -cap:
         raise Slow
     base = open_interest_base or nones

@@ -120,9 +120,7 @@ def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, obse
     ctx = Ctx(VENUE.id, "prices+stats+open-interest")
 
     def fast() -> ParseResult:
-        answers = list(markets.values())
-        contracts = dicts([a[0] for a in answers])
-        prices, stats, ois = (dicts([a[k] for a in answers]) for k in (1, 2, 3))
+        contracts, prices, stats, ois = map(dicts, map(list, zip(*markets.values(), strict=True)))
         symbols, bases = columns(contracts, "symbol", "underlyingSymbol")
         strings(symbols)
         p_symbols, marks, spots, est = columns(prices, "symbol", "markPrice", "spotPrice", "fundingRateEstimation")
