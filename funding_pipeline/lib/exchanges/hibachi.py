@@ -19,6 +19,8 @@ data_funding-rates_*}.*.json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import eq
 from typing import Any
 
 from funding_pipeline.lib import units
@@ -94,7 +96,7 @@ def parse_exchange_info(payload: Any) -> tuple[list[dict], ParseResult]:
 
     def fast() -> tuple[list[dict], ParseResult]:
         strings(column(dicts(items), "symbol"))
-        live = [item for item in items if item.get("status") == "LIVE"]
+        live = list(compress(items, map(eq, opt_column(items, "status"), repeat("LIVE"))))
         return live, ParseResult(skipped=len(items) - len(live))
 
     def slow() -> tuple[list[dict], ParseResult]:
@@ -139,7 +141,7 @@ def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, obse
             open_interest_base=opt_decimals(opt_column(ois, "totalQuantity")),
             volumes_24h_usd=opt_decimals(volumes),
             next_funding_at=opt_epoch_times(next_s, units.s_to_utc),
-            base_hints=[b if isinstance(b, str) else None for b in bases],
+            base_hints=bases if set(map(type, bases)) == {str} else [b if isinstance(b, str) else None for b in bases],
         )
         return ParseResult(built)
 
