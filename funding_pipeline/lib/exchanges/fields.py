@@ -467,8 +467,8 @@ def build_rows(
     base = open_interest_base or nones
     usd = open_interest_usd or nones
     given = []  # markets with a value, per column (list.count(None) would call Decimal.__eq__)
-    for values in (base, usd, volumes_24h_usd or nones):
-        present = [v for v in values if v is not None]
+    for values in (open_interest_base, open_interest_usd, volumes_24h_usd):
+        present = [] if values is None else [v for v in values if v is not None]
         if present and min(present) < _ZERO:
             raise Slow
         given.append(len(present))

@@ -110,7 +110,7 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
         if len(known) != len(m_symbols):
             raise Slow  # a symbol listed twice: index_markets keeps the last
         symbols = strings(column(dicts(items), "symbol"))
-        if any(s.endswith("-PERP") for s in symbols if s not in known):
+        if any(s.endswith("-PERP") for s in set(symbols).difference(known)):
             raise Slow  # a perpetual absent from /markets: the per-market path rejects it
         listed = {s: m for s, m, k in zip(m_symbols, mk, kinds, strict=True) if k == "PERP"}
         entries = [e for e, s in zip(items, symbols, strict=True) if s in listed]
