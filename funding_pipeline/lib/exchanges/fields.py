@@ -331,7 +331,7 @@ def batched(fast: Callable[[], T], slow: Callable[[], T]) -> T:
     return slow()
 
 
-def column(items: list, key: str) -> list:
+def column(items: list, key: str | int) -> list:
     """`item[key]` of every item; a missing key raises (KeyError: the batch goes slow)."""
     return list(map(itemgetter(key), items))
 

@@ -122,7 +122,8 @@ def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, obse
     ctx = Ctx(VENUE.id, "prices+stats+open-interest")
 
     def fast() -> ParseResult:
-        contracts, prices, stats, ois = map(dicts, map(list, zip(*markets.values(), strict=True)))
+        answers = list(markets.values())
+        contracts, prices, stats, ois = (dicts(column(answers, k)) for k in range(4))  # no per-market objects
         symbols, bases = columns(contracts, "symbol", "underlyingSymbol")
         strings(symbols)
         p_symbols, marks, spots, est = columns(prices, "symbol", "markPrice", "spotPrice", "fundingRateEstimation")
