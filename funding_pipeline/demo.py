@@ -115,7 +115,7 @@ def _summary(con, window: list[datetime]) -> None:
         line = f"{exchange:<12} {slots:>6} {ok_slots:>6} {n:>8} {rejected:>8} {prints.get(exchange, 0):>7}"
         print(f"{line}  {(error or '')[:60]}")
     counts = {
-        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # table names from the contract
+        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # sql-ok: fixed table names
         for table in ("market_stats_1h", "normalized_tokens", "funding_arbitrage", "funding_rate_ma", "price_candles")
     }
     print("  " + ", ".join(f"{table}: {n} rows" for table, n in counts.items()))

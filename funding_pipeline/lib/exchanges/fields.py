@@ -284,6 +284,23 @@ def each_entry(
     return parsed, rejected, skipped
 
 
+def listed(items: list, ctx: Ctx, name_key: str, field: str, wanted: str) -> tuple[list[dict], ParseResult]:
+    """The entries of a market listing whose `field` is `wanted`, the others counted as skipped;
+    an entry that is not an object or lacks its name `name_key` is rejected with its path."""
+    kept, outcome = [], ParseResult()
+    for i, item in enumerate(items):
+        try:
+            req_str(req_dict(item, ctx.at(i)), name_key, ctx.at(i))
+        except ParseError as exc:
+            outcome.rejected.append(exc)
+            continue
+        if item.get(field) == wanted:
+            kept.append(item)
+        else:
+            outcome.skipped += 1
+    return kept, outcome
+
+
 def market_rows(
     items: Iterable[tuple[str | int, Any]],
     ctx: Ctx,

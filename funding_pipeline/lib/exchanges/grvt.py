@@ -23,6 +23,7 @@ from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
     history_rows,
+    listed,
     make_row,
     market_rows,
     opt_decimal,
@@ -39,7 +40,6 @@ from funding_pipeline.lib.exchanges.model import (
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -72,18 +72,7 @@ def parse_all_instruments(payload: Any) -> tuple[list[dict], ParseResult]:
     """The active perpetuals; futures and options are counted as skipped, bad entries rejected."""
     ctx = Ctx(VENUE.id, INSTRUMENTS).at("result")
     items = req_list(req_dict(payload, ctx).get("result"), ctx)
-    perps, outcome = [], ParseResult()
-    for i, item in enumerate(items):
-        try:
-            req_str(req_dict(item, ctx.at(i)), "instrument", ctx.at(i))
-        except ParseError as exc:
-            outcome.rejected.append(exc)
-            continue
-        if item.get("kind") == "PERPETUAL":
-            perps.append(item)
-        else:
-            outcome.skipped += 1
-    return perps, outcome
+    return listed(items, ctx, "instrument", "kind", "PERPETUAL")
 
 
 def _interval(sources: Iterable[tuple[dict, Ctx]]) -> Decimal | None:

@@ -34,6 +34,7 @@ from funding_pipeline.lib.exchanges.fields import (
     decimals,
     dicts,
     history_rows,
+    listed,
     make_row,
     market_rows,
     opt_column,
@@ -54,7 +55,6 @@ from funding_pipeline.lib.exchanges.model import (
     FundingPrint,
     HistoryResult,
     IntervalSource,
-    ParseError,
     ParseResult,
     RateUnit,
     Venue,
@@ -99,21 +99,7 @@ def parse_exchange_info(payload: Any) -> tuple[list[dict], ParseResult]:
         live = list(compress(items, map(eq, opt_column(items, "status"), repeat("LIVE"))))
         return live, ParseResult(skipped=len(items) - len(live))
 
-    def slow() -> tuple[list[dict], ParseResult]:
-        live, outcome = [], ParseResult()
-        for i, item in enumerate(items):
-            try:
-                req_str(req_dict(item, ctx.at(i)), "symbol", ctx.at(i))
-            except ParseError as exc:
-                outcome.rejected.append(exc)
-                continue
-            if item.get("status") == "LIVE":
-                live.append(item)
-            else:
-                outcome.skipped += 1
-        return live, outcome
-
-    return batched(fast, slow)
+    return batched(fast, lambda: listed(items, ctx, "symbol", "status", "LIVE"))
 
 
 def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, observed_at: datetime) -> ParseResult:

@@ -215,9 +215,8 @@ def attach_all(con: duckdb.DuckDBPyConnection, table: Table, paths: Sequence[Pat
     for alias, path in zip(aliases, paths, strict=True):
         con.execute(attach_sql(path, alias))
     if aliases:
-        union = " UNION ALL ".join(
-            f"SELECT {n}, schema_version FROM {a}._meta WHERE table_name = ?" for n, a in enumerate(aliases)
-        )  # sql-ok: generated
+        select = "SELECT {n}, schema_version FROM {a}._meta WHERE table_name = ?"  # sql-ok: generated aliases
+        union = " UNION ALL ".join(select.format(n=n, a=a) for n, a in enumerate(aliases))
         try:
             found = dict(con.execute(union, [table.name] * len(aliases)).fetchall())
         except duckdb.CatalogException:  # a file without `_meta`: found below, with its name
