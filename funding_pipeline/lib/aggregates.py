@@ -16,7 +16,8 @@ from funding_pipeline.lib.storage.schemas import MARKET_SNAPSHOTS, MARKET_STATS_
 # Buckets by epoch arithmetic: date_trunc on TIMESTAMPTZ goes through ICU time zones and made
 # the 1m roll-up ~8x slower (docs/benchmarks.md).
 # Minute buckets from raw 15 s rows: OHLC of mark price, avg/min/max of the per-hour rate,
-# last known open interest and volume.
+# last known open interest and volume. "Last known" needs no FILTER: DuckDB's arg_max skips rows
+# whose value is NULL (arg_max_null would not); the FILTER clauses cost ~30 % of the roll-up.
 STATS_1M_SELECT = """
 SELECT to_timestamp(floor(epoch(observed_at) / 60) * 60) AS bucket_start, exchange, symbol,
        any_value(base_asset) AS base_asset,
@@ -28,10 +29,8 @@ SELECT to_timestamp(floor(epoch(observed_at) / 60) * 60) AS bucket_start, exchan
        avg(funding_rate_1h) AS funding_rate_1h_avg,
        min(funding_rate_1h) AS funding_rate_1h_min,
        max(funding_rate_1h) AS funding_rate_1h_max,
-       arg_max(open_interest_usd, observed_at) FILTER (WHERE open_interest_usd IS NOT NULL)
-           AS open_interest_usd_last,
-       arg_max(volume_24h_usd, observed_at) FILTER (WHERE volume_24h_usd IS NOT NULL)
-           AS volume_24h_usd_last
+       arg_max(open_interest_usd, observed_at) AS open_interest_usd_last,
+       arg_max(volume_24h_usd, observed_at) AS volume_24h_usd_last
 FROM {source}
 WHERE observed_at >= to_timestamp(?) AND observed_at < to_timestamp(?)
 GROUP BY ALL
@@ -49,10 +48,8 @@ SELECT to_timestamp(floor(epoch(bucket_start) / 3600) * 3600) AS bucket_start, e
        sum(funding_rate_1h_avg * samples) / sum(samples) AS funding_rate_1h_avg,
        min(funding_rate_1h_min) AS funding_rate_1h_min,
        max(funding_rate_1h_max) AS funding_rate_1h_max,
-       arg_max(open_interest_usd_last, bucket_start) FILTER (WHERE open_interest_usd_last IS NOT NULL)
-           AS open_interest_usd_last,
-       arg_max(volume_24h_usd_last, bucket_start) FILTER (WHERE volume_24h_usd_last IS NOT NULL)
-           AS volume_24h_usd_last
+       arg_max(open_interest_usd_last, bucket_start) AS open_interest_usd_last,
+       arg_max(volume_24h_usd_last, bucket_start) AS volume_24h_usd_last
 FROM {source}
 WHERE bucket_start >= to_timestamp(?) AND bucket_start < to_timestamp(?)
 GROUP BY ALL

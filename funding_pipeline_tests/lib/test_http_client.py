@@ -1,11 +1,15 @@
-"""`TransportClient` sends what `httpx.AsyncClient` would, and hands redirects to it."""
+"""`TransportClient` sends what `httpx.AsyncClient` would, and hands redirects to it; answers
+decode as the standard decoder with fractional numbers kept as text."""
 
 import asyncio
 import json
 
 import httpx
+import pytest
 
-from funding_pipeline.lib.http.client import TransportClient, cached_url
+from funding_pipeline.lib.http.client import TransportClient, cached_url, decode_json
+from funding_pipeline.lib.http.errors import BadBody
+from funding_pipeline.lib.settings import BUNDLED_RECORDINGS as RECORDINGS
 
 URL = "https://api.example.test/v1/ticker"
 
@@ -57,3 +61,40 @@ def test_cached_urls_are_shared_and_match_httpx():
     assert first is cached_url(URL, {"symbol": "ETH"})
     assert first == httpx.URL(URL, params={"symbol": "ETH"})
     assert cached_url(URL, {"ids": ["a", "b"]}) == httpx.URL(URL, params={"ids": ["a", "b"]})  # unhashable: not cached
+
+
+def _answer(body: bytes, content_type: str = "application/json") -> httpx.Response:
+    return httpx.Response(200, content=body, headers={"content-type": content_type}, request=httpx.Request("GET", URL))
+
+
+def test_decoded_as_the_standard_decoder_on_every_recording():
+    standard = json.JSONDecoder(parse_float=str)
+    bodies = [
+        json.dumps(json.loads(path.read_text())["response"]["json"]).encode()
+        for path in sorted(RECORDINGS.glob("*/*.00.json"))
+        if "json" in json.loads(path.read_text())["response"]
+    ]
+    assert len(bodies) >= 40
+    for body in bodies:
+        assert decode_json(_answer(body)) == standard.decode(body.decode())
+
+
+def test_fractional_numbers_keep_their_text():
+    big = 123456789012345678901234567890
+    body = b'{"rate": 1.250E-5, "px": -0.0, "oi": 12, "big": %d}' % big
+    assert decode_json(_answer(body)) == {"rate": "1.250E-5", "px": "-0.0", "oi": 12, "big": big}
+
+
+def test_answers_the_fast_decoder_refuses_decode_as_before():
+    # NaN literals (parsers reject the value, not the poll), lone surrogates, a BOM, UTF-16.
+    assert decode_json(_answer(b'{"markPx": NaN, "x": [Infinity]}'))["x"] == [float("inf")]
+    assert decode_json(_answer(b'["\\ud800"]')) == ["\ud800"]
+    assert decode_json(_answer(b'\xef\xbb\xbf{"a": 1.5}')) == {"a": "1.5"}
+    assert decode_json(_answer('{"a": 2.5}'.encode("utf-16"))) == {"a": "2.5"}
+    assert decode_json(_answer('{"a": "é"}'.encode("latin-1"), "application/json; charset=latin-1")) == {"a": "é"}
+
+
+def test_html_and_truncated_answers_are_bad_bodies():
+    for body, reason in ((b"<html>Attention Required!</html>", "Expecting value"), (b'[{"name": "BTC"', "Expecting")):
+        with pytest.raises(BadBody, match=f"undecodable body \\(application/json\\) from {URL}: {reason}"):
+            decode_json(_answer(body))

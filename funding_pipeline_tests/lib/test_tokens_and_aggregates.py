@@ -17,7 +17,7 @@ from funding_pipeline.lib.tokens import (
     write_cross_exchange,
     write_normalized_tokens,
 )
-from funding_pipeline_tests.handbuilt import HOUR, build_chunk, row
+from funding_pipeline_tests.handbuilt import HL_BTC, HOUR, build_chunk, row
 
 
 @pytest.fixture
@@ -227,3 +227,31 @@ def test_arbitrage_settings_precedence_run_config_then_variables_then_defaults()
 def test_invalid_arbitrage_settings_name_the_setting(env, overrides, message):
     with pytest.raises(ArbitrageSettingsError, match=message):
         load_arbitrage_config(env, known_exchanges=["binance", "okx"], **overrides)
+
+
+def test_last_open_interest_and_volume_skip_missing_answers(tmp_path):
+    """A market whose last answers of a minute lack open interest or volume keeps the last known
+    value; an hour whose last minute has none keeps the minute before's."""
+
+    def outcomes(at, i):
+        mark, rate = HL_BTC.get(i, ("105", "0.00003"))
+        r = row("hyperliquid", "BTC", mark, rate, "1", oi_base=str(10 + i), volume=str(5000 + i))
+        if i >= 2:  # the last two slots of minute :00 and all of minute :01
+            r = r._replace(open_interest_base=None, open_interest_usd=None)
+        if i == 3:
+            r = r._replace(volume_24h_usd=None)
+        return [PollOutcome("hyperliquid", at, True, rows=[r])]
+
+    wh = tmp_path / "warehouse"
+    build_chunk(wh, HOUR, range(6), outcomes)
+    write_stats_1h(wh, HOUR)
+    con = warehouse.connect(wh.parent)
+    minutes = con.execute(
+        "SELECT open_interest_usd_last, volume_24h_usd_last FROM market_stats_1m ORDER BY bucket_start"
+    ).fetchall()
+    hour = con.execute("SELECT open_interest_usd_last, volume_24h_usd_last FROM market_stats_1h").fetchone()
+
+    # minute :00: slot 1 is the last with open interest (11 x 102), slot 2 the last with volume;
+    # minute :01 has no open interest at all, and volume 5005 from slot 5.
+    assert minutes == [(11 * 102.0, 5002.0), (None, 5005.0)]
+    assert hour == (11 * 102.0, 5005.0)
