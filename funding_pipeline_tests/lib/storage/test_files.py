@@ -14,6 +14,7 @@ from funding_pipeline.lib.storage.files import (
     SchemaVersionError,
     attach_all,
     connect,
+    insert_arrow,
     replace_where,
     write_atomic,
 )
@@ -202,3 +203,27 @@ def test_write_atomic_leaves_nothing_attached(tmp_path):
     assert closes(tmp_path / "copy.duckdb") == [100.0]
     names = files._writer_instance().execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal")
     assert names.fetchall() == [("memory",)]
+
+
+def test_strings_stored_plain_only_where_asked(tmp_path):
+    """The writer instance is shared: a plain-strings write must not leak into the next one."""
+    many = candles(*((d, 100.0 + d) for d in range(1, 29)))
+    many = many.set_column(1, "symbol", pa.array([f"SYM{d % 4}" for d in range(28)]))
+
+    def fill(con):
+        insert_arrow(con, PRICE_CANDLES, many)
+
+    def compression(path) -> set[str]:
+        with connect(path, read_only=True) as con:
+            sql = (
+                "SELECT DISTINCT compression FROM pragma_storage_info('price_candles') "
+                "WHERE column_name = 'symbol' AND segment_type = 'VARCHAR'"
+            )
+            return {r[0] for r in con.execute(sql).fetchall()}
+
+    write_atomic(tmp_path / "plain.duckdb", [PRICE_CANDLES], fill, compress_strings=False)
+    write_atomic(tmp_path / "packed.duckdb", [PRICE_CANDLES], fill)
+
+    assert compression(tmp_path / "plain.duckdb") == {"Uncompressed"}
+    assert compression(tmp_path / "packed.duckdb") == {"Dictionary"}
+    assert closes(tmp_path / "plain.duckdb") == closes(tmp_path / "packed.duckdb") == [100.0 + d for d in range(1, 29)]
