@@ -328,3 +328,54 @@ def test_run_log_reports_a_lasting_fault_once_and_its_recovery():
         ("WARNING", "okx at 12:00:30: 1 market(s) rejected: bad"),
         ("INFO", "okx recovered at 12:00:45"),
     ]
+
+
+def test_live_transports_honour_no_proxy(monkeypatch):
+    from funding_pipeline.lib.polling import LiveTransports, ProxyRouter
+
+    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "api.hyperliquid.xyz,.okx.com")
+    transports = LiveTransports()
+
+    router = transports("hyperliquid", 1)
+
+    assert isinstance(router, ProxyRouter)
+    assert router.route("api.hyperliquid.xyz") is router.direct
+    assert router.route("www.okx.com") is router.direct
+    assert router.route("fapi.binance.com") is router.proxied
+    asyncio.run(transports.aclose())
+
+
+def test_live_transports_without_a_proxy_go_direct(monkeypatch):
+    from funding_pipeline.lib.polling import LiveTransports, ProxyRouter
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    transports = LiveTransports()
+
+    assert isinstance(transports("binance", 1), httpx.AsyncHTTPTransport)
+    assert not isinstance(transports("binance", 1), ProxyRouter)
+    asyncio.run(transports.aclose())
+
+
+def test_proxy_router_sends_each_host_its_way(monkeypatch):
+    from funding_pipeline.lib.polling import ProxyRouter
+
+    monkeypatch.setenv("NO_PROXY", "api.hyperliquid.xyz")
+    monkeypatch.delenv("no_proxy", raising=False)
+    router = ProxyRouter(
+        httpx.MockTransport(lambda r: httpx.Response(200, text="via proxy")),
+        httpx.MockTransport(lambda r: httpx.Response(200, text="direct")),
+    )
+
+    async def go():
+        async with httpx.AsyncClient(transport=router) as client:
+            return [
+                (await client.get(url)).text
+                for url in ("https://api.hyperliquid.xyz/info", "https://fapi.binance.com/x")
+            ]
+
+    assert asyncio.run(go()) == ["direct", "via proxy"]
