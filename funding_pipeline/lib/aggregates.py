@@ -74,10 +74,8 @@ def write_stats_1m(warehouse: Path, chunk_file: Path, start: datetime, end: date
         _insert(con, "market_stats_1m", select, [start.timestamp(), end.timestamp()])
 
     # One thread: a chunk is one row group, which DuckDB cannot split; a second thread only
-    # adds coordination (~40 % more CPU per chunk, docs/benchmarks.md). Strings plain: ~6 ms of
-    # ~25 ms per chunk, and the file is no larger.
-    path = layout.stats_1m_path(warehouse, start)
-    return write_atomic(path, [MARKET_STATS_1M], fill, threads=1, compress_strings=False)
+    # adds coordination (~40 % more CPU per chunk, docs/benchmarks.md).
+    return write_atomic(layout.stats_1m_path(warehouse, start), [MARKET_STATS_1M], fill, threads=1, small=True)
 
 
 def write_stats_1h(warehouse: Path, hour: datetime) -> Path | None:

@@ -205,8 +205,8 @@ def test_write_atomic_leaves_nothing_attached(tmp_path):
     assert names.fetchall() == [("memory",)]
 
 
-def test_strings_stored_plain_only_where_asked(tmp_path):
-    """The writer instance is shared: a plain-strings write must not leak into the next one."""
+def test_small_files_have_small_blocks_and_plain_strings_only_where_asked(tmp_path):
+    """The writer instance is shared: a small file's settings must not leak into the next write."""
     many = candles(*((d, 100.0 + d) for d in range(1, 29)))
     many = many.set_column(1, "symbol", pa.array([f"SYM{d % 4}" for d in range(28)]))
 
@@ -221,9 +221,14 @@ def test_strings_stored_plain_only_where_asked(tmp_path):
             )
             return {r[0] for r in con.execute(sql).fetchall()}
 
-    write_atomic(tmp_path / "plain.duckdb", [PRICE_CANDLES], fill, compress_strings=False)
+    def block_size(path) -> int:
+        with connect(path, read_only=True) as con:
+            return con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
+
+    write_atomic(tmp_path / "plain.duckdb", [PRICE_CANDLES], fill, small=True)
     write_atomic(tmp_path / "packed.duckdb", [PRICE_CANDLES], fill)
 
     assert compression(tmp_path / "plain.duckdb") == {"Uncompressed"}
     assert compression(tmp_path / "packed.duckdb") == {"Dictionary"}
+    assert (block_size(tmp_path / "plain.duckdb"), block_size(tmp_path / "packed.duckdb")) == (65536, 262144)
     assert closes(tmp_path / "plain.duckdb") == closes(tmp_path / "packed.duckdb") == [100.0 + d for d in range(1, 29)]
