@@ -5,6 +5,7 @@ import dagster as dg
 from funding_pipeline.defs.aggregates.partitions import CLOSED_HOURS
 from funding_pipeline.defs.metadata import OWNERS, column_schema, settings, settings_metadata
 from funding_pipeline.lib.aggregates import write_stats_1h
+from funding_pipeline.lib.storage import layout
 
 
 @dg.asset(
@@ -22,16 +23,20 @@ from funding_pipeline.lib.aggregates import write_stats_1h
 def market_stats_1h(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Hourly buckets from the hour's closed 1-minute rows: sample-weighted average rate,
     min/max, first open, last close, last open interest and volume, summed samples. In a range
-    backfill an hour without 1-minute files is skipped and listed in `empty_hours`."""
+    backfill an hour without 1-minute files is skipped and listed in `empty_hours`. `sources`
+    records which 1-minute files each hour was built from, so a chunk closed later is seen."""
     current = settings()
     window = context.partition_time_window
-    hour, files, empty = window.start, set(), []
+    hour, files, empty, sources = window.start, set(), [], {}
     while hour < window.end:  # a single-run backfill covers a range of hours
+        # Taken before reading: a file written meanwhile makes the hour look stale, never current.
+        signature = layout.hour_signature(current.warehouse, hour)
         written = write_stats_1h(current.warehouse, hour)
         if written is None:
             empty.append(hour.strftime(CLOSED_HOURS.fmt))
         else:
             files.add(str(written))
+            sources[hour.strftime(CLOSED_HOURS.fmt)] = signature
         hour += timedelta(hours=1)
     if not files:
         raise dg.Failure(f"no 1-minute aggregates for {', '.join(empty)} under {current.warehouse}")
@@ -45,5 +50,6 @@ def market_stats_1h(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "hours_written": hours - len(empty),
             "empty_hours": dg.MetadataValue.json(empty),
             "files": sorted(files),
+            "sources": dg.MetadataValue.json(sources),
         }
     )

@@ -1,3 +1,4 @@
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,10 @@ from funding_pipeline.lib.storage import layout
 
 HOUR = timedelta(hours=1)
 MAX_REQUESTS_PER_TICK = 24  # catching up after downtime spreads over ticks
+# Hours handled earlier that are checked again for 1-minute files written after their 1h was
+# built (a chunk closed by a relaunched run after its hour ended).
+RECHECK_HOURS = 6
+STATS_1H = dg.AssetKey("market_stats_1h")
 # A collection run in one of these states may still close chunks of its hour.
 COLLECTING = [
     dg.DagsterRunStatus.QUEUED,
@@ -62,6 +67,37 @@ def plan_hours(
     return requested, empty, last
 
 
+def run_key(hour: datetime, signature: str) -> str:
+    """One run per hour and set of 1-minute files: the same files never run twice."""
+    return f"stats_1h:{_key(hour)}:{hashlib.sha256(signature.encode()).hexdigest()[:12]}"
+
+
+def stale_hours(
+    hours: list[datetime],
+    current: Callable[[datetime], str | None],
+    built_from: Callable[[datetime], str | None],
+    collecting: Callable[[datetime], bool],
+) -> list[tuple[datetime, str]]:
+    """(hour, its 1m signature now) for each hour whose 1-minute files are not the ones its last
+    1h build read (or that has files and was never built), unless its collection still runs."""
+    stale = []
+    for hour in hours:
+        now = current(hour)
+        if now is not None and now != built_from(hour) and not collecting(hour):
+            stale.append((hour, now))
+    return stale
+
+
+def built_from(instance: dg.DagsterInstance, hour: datetime) -> str | None:
+    """The `sources` signature the hour's latest market_stats_1h materialization recorded."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=STATS_1H, asset_partitions=[_key(hour)]), limit=1
+    ).records
+    meta = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
+    sources = meta.get("sources")
+    return sources.value.get(_key(hour)) if isinstance(sources, dg.JsonMetadataValue) else None
+
+
 @dg.sensor(
     job=stats_1h_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -69,16 +105,18 @@ def plan_hours(
 )
 def stats_1h_when_hour_closes(context: dg.SensorEvaluationContext):
     """Requests market_stats_1h for every closed hour whose 1-minute files exist, in order, one
-    run per hour (run key `stats_1h:<hour>`). The cursor is the last hour handled; an hour whose
-    collection run is still going (or that has not ended yet) waits for a later tick. Without a
-    cursor it starts at the oldest 1-minute hour on disk and leaves out hours already built."""
+    run per hour and set of files (`run_key`). The cursor is the last hour handled; an hour whose
+    collection run is still going (or that has not ended yet) waits for a later tick. The last
+    `RECHECK_HOURS` handled hours are built again when their 1-minute files changed since (a
+    late chunk). Without a cursor it starts at the oldest 1-minute hour on disk and leaves out
+    hours already built."""
     warehouse = settings().warehouse
     instance = context.instance
     if context.cursor:
         start, done = _hour(context.cursor) + HOUR, set()
     else:
         start = layout.first_stats_1m_hour(warehouse)
-        done = instance.get_materialized_partitions(dg.AssetKey("market_stats_1h")) if start else set()
+        done = instance.get_materialized_partitions(STATS_1H) if start else set()
 
     def collecting(hour: datetime) -> bool:
         tags = {"dagster/partition": _key(hour)}
@@ -91,12 +129,19 @@ def stats_1h_when_hour_closes(context: dg.SensorEvaluationContext):
     requested, empty, last = plan_hours(start, wall_now(), has_data, collecting)
     if empty:
         context.log.info(f"no 1-minute files (or already built): {', '.join(_key(h) for h in empty)}")
+    handled = [_hour(context.cursor) - HOUR * k for k in range(RECHECK_HOURS)] if context.cursor else []
+    stale = stale_hours(
+        handled, lambda h: layout.hour_signature(warehouse, h), lambda h: built_from(instance, h), collecting
+    )
+    if stale:
+        context.log.info(f"1-minute files changed after the 1h build: {', '.join(_key(h) for h, _ in stale)}")
     cursor = _key(last) if last is not None else context.cursor
-    if not requested:
+    todo = stale + [(h, sig) for h in requested if (sig := layout.hour_signature(warehouse, h))]
+    if not todo:
         pending = last + HOUR if last is not None else start
         waiting = f"; next: {_key(pending)}" if pending is not None else "; no 1-minute files yet"
         return dg.SensorResult(skip_reason=f"no closed hour to roll up{waiting}", cursor=cursor)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"stats_1h:{_key(h)}", partition_key=_key(h)) for h in requested],
+        run_requests=[dg.RunRequest(run_key=run_key(h, sig), partition_key=_key(h)) for h, sig in todo],
         cursor=cursor,
     )

@@ -78,6 +78,19 @@ def hour_files(warehouse: Path, hour: datetime, path_of) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
+def hour_signature(warehouse: Path, hour: datetime) -> str | None:
+    """Which 1-minute files the hour has and when each was last written, in one string: it
+    changes when a chunk of the hour is closed (or re-aggregated) after its 1h was built."""
+    parts = []
+    for k in range(12):
+        path = stats_1m_path(warehouse, hour + timedelta(minutes=5 * k))
+        try:
+            parts.append(f"{5 * k:02d}@{path.stat().st_mtime_ns}")
+        except FileNotFoundError:
+            continue
+    return ",".join(parts) or None
+
+
 def first_stats_1m_hour(warehouse: Path) -> datetime | None:
     """The oldest hour with a 1-minute file (from the folder names; None when there is none)."""
     root = warehouse / "market_stats_1m"

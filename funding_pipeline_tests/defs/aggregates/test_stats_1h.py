@@ -9,6 +9,7 @@ import pytest
 from funding_pipeline import warehouse
 from funding_pipeline.definitions import defs
 from funding_pipeline.defs.aggregates import sensors
+from funding_pipeline.lib.storage import layout
 from funding_pipeline_tests.handbuilt import HOUR, build_chunk
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -85,6 +86,12 @@ def tick(definitions, instance, monkeypatch, now: str, cursor: str | None):
     return [(r.partition_key, r.run_key) for r in result.run_requests], result.cursor
 
 
+def request(data_root, partition: str) -> tuple[str, str]:
+    """What the sensor requests for an hour: its key, and a run key naming its 1-minute files."""
+    hour = datetime.strptime(partition, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC)
+    return partition, sensors.run_key(hour, layout.hour_signature(data_root / "warehouse", hour))
+
+
 def collecting(instance, partition: str) -> str:
     """A collection run of `partition` still going (what the daemon shows while it closes chunks)."""
     run = dg.DagsterRun(
@@ -107,12 +114,16 @@ def test_hour_close_race_never_loses_an_hour(two_hours, definitions, monkeypatch
         # The run has ended: the hour is requested once, keyed by the hour.
         instance.delete_run(run_id)
         requests, cursor = tick(definitions, instance, monkeypatch, "2026-11-23T11:00:35", None)
-        assert (requests, cursor) == ([("2026-11-23-10:00", "stats_1h:2026-11-23-10:00")], "2026-11-23-10:00")
-        assert tick(definitions, instance, monkeypatch, "2026-11-23T11:01:05", cursor) == ([], cursor)
+        assert (requests, cursor) == ([request(two_hours, "2026-11-23-10:00")], "2026-11-23-10:00")
+        # Until its run has built it, a later tick asks again under the same run key (the daemon
+        # drops a run key it has seen); once built from these files, not at all.
+        assert tick(definitions, instance, monkeypatch, "2026-11-23T11:01:05", cursor) == (requests, cursor)
+        assert backfill(definitions, instance, "2026-11-23-10:00", "2026-11-23-10:00").success
+        assert tick(definitions, instance, monkeypatch, "2026-11-23T11:01:35", cursor) == ([], cursor)
         # 11:00 has no 1-minute files and is passed over; 12:00 is requested once it closed.
         assert tick(definitions, instance, monkeypatch, "2026-11-23T12:59:59", cursor) == ([], "2026-11-23-11:00")
         assert tick(definitions, instance, monkeypatch, "2026-11-23T13:00:30", "2026-11-23-11:00") == (
-            [("2026-11-23-12:00", "stats_1h:2026-11-23-12:00")],
+            [request(two_hours, "2026-11-23-12:00")],
             "2026-11-23-12:00",
         )
 
@@ -121,10 +132,7 @@ def test_late_ticks_request_every_closed_hour_in_order(two_hours, definitions, m
     with dg.DagsterInstance.ephemeral() as instance:
         requests, cursor = tick(definitions, instance, monkeypatch, "2026-11-24T08:00:00", "2026-11-23-09:00")
 
-    assert requests == [
-        ("2026-11-23-10:00", "stats_1h:2026-11-23-10:00"),
-        ("2026-11-23-12:00", "stats_1h:2026-11-23-12:00"),
-    ]
+    assert requests == [request(two_hours, "2026-11-23-10:00"), request(two_hours, "2026-11-23-12:00")]
     assert cursor == "2026-11-24-07:00"
 
 
@@ -134,4 +142,38 @@ def test_without_a_cursor_hours_already_built_are_left_out(two_hours, definition
 
         requests, cursor = tick(definitions, instance, monkeypatch, "2026-11-23T13:00:00", None)
 
-    assert (requests, cursor) == ([("2026-11-23-12:00", "stats_1h:2026-11-23-12:00")], "2026-11-23-12:00")
+    assert (requests, cursor) == ([request(two_hours, "2026-11-23-12:00")], "2026-11-23-12:00")
+
+
+def test_a_chunk_closed_after_its_hour_was_built_rebuilds_the_hour(two_hours, definitions, monkeypatch):
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert backfill(definitions, instance, "2026-11-23-10:00", "2026-11-23-12:00").success
+        built = layout.hour_signature(two_hours / "warehouse", HOUR)
+        assert metadata(backfill(definitions, instance, "2026-11-23-10:00", "2026-11-23-10:00"))["sources"] == {
+            "2026-11-23-10:00": built
+        }
+        assert tick(definitions, instance, monkeypatch, "2026-11-23T13:00:30", "2026-11-23-12:00") == (
+            [],
+            "2026-11-23-12:00",
+        )
+
+        # A relaunched run closes 10:55 (slots 220-239 of the hour) after 10:00 was built.
+        build_chunk(two_hours / "warehouse", HOUR + timedelta(minutes=55), range(220, 240))
+        run_id = collecting(instance, "2026-11-23-10:00")
+        assert tick(definitions, instance, monkeypatch, "2026-11-23T13:01:00", "2026-11-23-12:00") == (
+            [],
+            "2026-11-23-12:00",
+        )
+        instance.delete_run(run_id)
+        requests, cursor = tick(definitions, instance, monkeypatch, "2026-11-23T13:01:30", "2026-11-23-12:00")
+        assert (requests, cursor) == ([request(two_hours, "2026-11-23-10:00")], "2026-11-23-12:00")
+        assert requests[0][1] != sensors.run_key(HOUR, built)
+
+        assert backfill(definitions, instance, "2026-11-23-10:00", "2026-11-23-10:00").success
+        assert tick(definitions, instance, monkeypatch, "2026-11-23T13:02:00", cursor) == ([], cursor)
+    samples = (
+        warehouse.connect(two_hours)
+        .execute("SELECT sum(samples) FROM market_stats_1h WHERE hour(bucket_start) = 10")
+        .fetchone()
+    )
+    assert samples == (5 * (6 + 20),)  # 5 markets: 6 slots at 10:00-10:01, 20 at 10:55-10:59
