@@ -370,6 +370,14 @@ def opt_column(items: list, key: str) -> list:
         return [item.get(key) for item in items]
 
 
+def distinct(values: list) -> list:
+    """The distinct values of a column that holds few (funding periods), to convert each once.
+    Every value's type is checked first, as opt_decimals would: 1 and True are one key."""
+    if not set(map(type, values)) <= _OPT_NUMBER:
+        raise Slow
+    return list(set(values))
+
+
 def dicts(items: list) -> list[dict]:
     if not set(map(type, items)) <= {dict}:
         raise Slow
