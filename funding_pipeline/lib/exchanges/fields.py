@@ -398,10 +398,10 @@ def ints(values: list) -> list[int]:
         return values
     if not kinds <= _NUMBER:
         raise Slow
-    out = [v if type(v) is int else int(v) if v.isascii() and v.isdigit() else None for v in values]
-    if None in out:
+    text = "".join(values) if kinds == {str} else "".join([v for v in values if type(v) is str])
+    if not (text.isascii() and text.isdigit()):  # every string all ASCII digits ("" fails int())
         raise Slow
-    return out
+    return list(map(int, values))
 
 
 def finite_text(values: list, kinds: set[type]) -> None:
