@@ -26,7 +26,6 @@ from funding_pipeline.lib.exchanges.fields import (
     build_rows,
     column,
     decimals,
-    dicts,
     distinct,
     history_rows,
     make_print,
@@ -108,13 +107,13 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
 
     def fast() -> ParseResult:
         # Each column is checked and converted as soon as it is read, while it is in the CPU cache.
-        mk = dicts(listing)
-        m_symbols = strings(column(mk, "symbol"))
+        m_symbols = strings(column(listing, "symbol"))
         known = set(m_symbols)
         if len(known) != len(m_symbols):
             raise Slow  # a symbol listed twice: index_markets keeps the last
-        listed = dict(compress(zip(m_symbols, mk, strict=True), map(eq, opt_column(mk, "asset_kind"), repeat("PERP"))))
-        symbols = strings(column(dicts(items), "symbol"))
+        perp = map(eq, opt_column(listing, "asset_kind"), repeat("PERP"))
+        listed = dict(compress(zip(m_symbols, listing, strict=True), perp))
+        symbols = strings(column(items, "symbol"))
         if not known.issuperset(symbols) and any(s.endswith("-PERP") for s in set(symbols).difference(known)):
             raise Slow  # a perpetual absent from /markets: the per-market path rejects it
         wanted = list(map(listed.__contains__, symbols))
