@@ -105,7 +105,9 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
     listing = _results(markets, MARKETS)
     items = _results(payload, SUMMARY)
 
-    def fast() -> ParseResult:
+    def perpetuals() -> dict[str, list]:
+        """build_rows' columns. The lists of the join are freed on return, before the rows are
+        made: fewer young objects for the collection that the 750 new rows set off to walk."""
         # Each column is checked and converted as soon as it is read, while it is in the CPU cache.
         m_symbols = strings(column(listing, "symbol"))
         known = set(m_symbols)
@@ -131,19 +133,21 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
         index = opt_decimals(opt_column(entries, "underlying_price"))
         raw = column(entries, "funding_rate")
         rates = decimals(raw)
-        built = build_rows(
-            VENUE,
-            kept,
-            marks,
-            index,
-            rates,
-            raw,
-            list(map(interval.__getitem__, periods)),
-            list(map(source.__getitem__, periods)),
-            open_interest_base=opt_decimals(opt_column(entries, "open_interest")),
-            volumes_24h_usd=opt_decimals(opt_column(entries, "volume_24h")),
-            base_hints=bases,
-        )
+        return {
+            "symbols": kept,
+            "mark_prices": marks,
+            "index_prices": index,
+            "rates": rates,
+            "rates_raw": raw,
+            "intervals": list(map(interval.__getitem__, periods)),
+            "interval_source": list(map(source.__getitem__, periods)),
+            "open_interest_base": opt_decimals(opt_column(entries, "open_interest")),
+            "volumes_24h_usd": opt_decimals(opt_column(entries, "volume_24h")),
+            "base_hints": bases,
+        }
+
+    def fast() -> ParseResult:
+        built = build_rows(VENUE, **perpetuals())
         return ParseResult(built, [], len(items) - len(built))
 
     def parse_one(item: Any, at: Ctx):
