@@ -340,13 +340,16 @@ def case_hibachi(n: int, ccxt) -> Case:
             text = json.dumps(tagged["response"]["json"])
             oi[tagged["request"]["params"]["symbol"]] = json.loads(text, parse_float=str)
 
+    # What poll's gather returns: the answers of each LIVE contract, in PER_MARKET order.
+    answers = [
+        answer
+        for c in hibachi.parse_exchange_info(info)[0]
+        for answer in (per["prices_"][c["symbol"]][0], per["stats_"][c["symbol"]][0], oi[c["symbol"]])
+    ]
+
     def ours():
         live, _ = hibachi.parse_exchange_info(info)
-        markets = {
-            c["symbol"]: (c, per["prices_"][c["symbol"]][0], per["stats_"][c["symbol"]][0], oi[c["symbol"]])
-            for c in live
-        }
-        return hibachi.parse_market_data(markets, observed_at=OBSERVED_AT)
+        return hibachi.parse_market_data(live, answers, observed_at=OBSERVED_AT)
 
     theirs = None
     if ccxt:

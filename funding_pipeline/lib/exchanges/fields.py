@@ -349,7 +349,8 @@ def batched(fast: Callable[[], T], slow: Callable[[], T]) -> T:
 
 
 def column(items: list, key: str | int) -> list:
-    """`item[key]` of every item; a missing key raises (KeyError: the batch goes slow)."""
+    """`item[key]` of every item; a missing key raises (KeyError: the batch goes slow). Of the
+    decoded JSON values only an object takes a `str` key, so a column read proves every item is one."""
     return list(map(itemgetter(key), items))
 
 
@@ -368,6 +369,14 @@ def opt_column(items: list, key: str) -> list:
         return list(map(itemgetter(key), items))
     except KeyError:
         return [item.get(key) for item in items]
+
+
+def distinct(values: list) -> list:
+    """The distinct values of a column that holds few (funding periods), to convert each once.
+    Every value's type is checked first, as opt_decimals would: 1 and True are one key."""
+    if not set(map(type, values)) <= _OPT_NUMBER:
+        raise Slow
+    return list(set(values))
 
 
 def dicts(items: list) -> list[dict]:
@@ -390,10 +399,10 @@ def ints(values: list) -> list[int]:
         return values
     if not kinds <= _NUMBER:
         raise Slow
-    out = [v if type(v) is int else int(v) if v.isascii() and v.isdigit() else None for v in values]
-    if None in out:
+    text = "".join(values) if kinds == {str} else "".join([v for v in values if type(v) is str])
+    if not (text.isascii() and text.isdigit()):  # every string all ASCII digits ("" fails int())
         raise Slow
-    return out
+    return list(map(int, values))
 
 
 def finite_text(values: list, kinds: set[type]) -> None:

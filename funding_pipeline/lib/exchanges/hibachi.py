@@ -16,7 +16,6 @@ Fixtures: fixtures/hibachi/market_{exchange-info,data_prices_*,data_stats_*,data
 data_funding-rates_*}.*.json
 """
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import compress, repeat
@@ -30,7 +29,6 @@ from funding_pipeline.lib.exchanges.fields import (
     batched,
     build_rows,
     column,
-    columns,
     decimals,
     dicts,
     history_rows,
@@ -102,35 +100,57 @@ def parse_exchange_info(payload: Any) -> tuple[list[dict], ParseResult]:
     return batched(fast, lambda: listed(items, ctx, "symbol", "status", "LIVE"))
 
 
-def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, observed_at: datetime) -> ParseResult:
-    """Per symbol: (exchange-info contract, prices, stats, open-interest) answers -> one row."""
+def parse_market_data(contracts: list[dict], answers: list[Any], *, observed_at: datetime) -> ParseResult:
+    """LIVE contracts and the answers gathered for them, `PER_MARKET` per contract in its order
+    (an `HttpStatusError` where a call failed) -> one row per market. Taken as gathered: no
+    per-market tuples for the fast path to split again."""
     del observed_at  # Hibachi publishes nextFundingTimestamp itself
     ctx = Ctx(VENUE.id, "prices+stats+open-interest")
+    width = len(PER_MARKET)
 
-    def fast() -> ParseResult:
-        answers = list(markets.values())
-        contracts, prices, stats, ois = (dicts(column(answers, k)) for k in range(4))  # no per-market objects
-        symbols, bases = columns(contracts, "symbol", "underlyingSymbol")
-        strings(symbols)
-        p_symbols, marks, spots, est = columns(prices, "symbol", "markPrice", "spotPrice", "fundingRateEstimation")
-        s_symbols, volumes = columns(stats, "symbol", "volume24h")
-        for got in (p_symbols, s_symbols):
+    def market_columns() -> dict[str, list]:
+        """build_rows' columns. The answers split per endpoint are freed on return, before the rows
+        are made: fewer young objects for the collection that the new rows set off to walk."""
+        if len(answers) != width * len(contracts):
+            raise Slow
+        prices, stats, ois = (dicts(answers[k::width]) for k in range(width))  # a failed call is no dict
+        # Each column is checked and converted as soon as it is read, while its values are still
+        # in the CPU cache (these answers are 4,000 small documents scattered in memory).
+        symbols = strings(column(contracts, "symbol"))
+        if len(set(symbols)) != len(symbols):
+            raise Slow  # listed twice: the per-market path keeps the last answers
+        bases = opt_column(contracts, "underlyingSymbol")
+        if set(map(type, bases)) != {str}:
+            bases = [b if isinstance(b, str) else None for b in bases]
+
+        def for_symbols(answered: list) -> None:
+            got = opt_column(answered, "symbol")
             if got != symbols and any(g not in (None, s) for g, s in zip(got, symbols, strict=True)):
                 raise Slow  # an answer for another market: the per-market path rejects it
-        raw, next_s = columns(dicts(est), "estimatedFundingRate", "nextFundingTimestamp")
-        built = build_rows(
-            VENUE,
-            symbols,
-            decimals(marks),
-            opt_decimals(spots),
-            decimals(raw),
-            raw,
-            open_interest_base=opt_decimals(opt_column(ois, "totalQuantity")),
-            volumes_24h_usd=opt_decimals(volumes),
-            next_funding_at=opt_epoch_times(next_s, units.s_to_utc),
-            base_hints=bases if set(map(type, bases)) == {str} else [b if isinstance(b, str) else None for b in bases],
-        )
-        return ParseResult(built)
+
+        for_symbols(prices)
+        marks = decimals(column(prices, "markPrice"))
+        spots = opt_decimals(opt_column(prices, "spotPrice"))
+        est = dicts(column(prices, "fundingRateEstimation"))
+        raw = column(est, "estimatedFundingRate")
+        rates = decimals(raw)
+        next_at = opt_epoch_times(opt_column(est, "nextFundingTimestamp"), units.s_to_utc)
+        for_symbols(stats)
+        volumes = opt_decimals(opt_column(stats, "volume24h"))
+        return {
+            "symbols": symbols,
+            "mark_prices": marks,
+            "index_prices": spots,
+            "rates": rates,
+            "rates_raw": raw,
+            "open_interest_base": opt_decimals(opt_column(ois, "totalQuantity")),
+            "volumes_24h_usd": volumes,
+            "next_funding_at": next_at,
+            "base_hints": bases,
+        }
+
+    def fast() -> ParseResult:
+        return ParseResult(build_rows(VENUE, **market_columns()))
 
     def parse_one(item: tuple[dict, Any, Any, Any], at: Ctx):
         contract, prices, stats, oi = item
@@ -157,7 +177,21 @@ def parse_market_data(markets: Mapping[str, tuple[dict, Any, Any, Any]], *, obse
             base_hint=base if isinstance(base, str) else None,
         )
 
-    return batched(fast, lambda: market_rows(markets.items(), ctx, parse_one))
+    def slow() -> ParseResult:
+        # A 4xx for one market rejects that market; its symbol keys the rows' error paths.
+        result, markets = ParseResult(), {}
+        for i, contract in enumerate(contracts):
+            got = answers[width * i : width * i + width]
+            failed = [(e, a) for e, a in zip(PER_MARKET, got, strict=True) if isinstance(a, HttpStatusError)]
+            if failed:
+                at = Ctx(VENUE.id, failed[0][0]).at(contract["symbol"])
+                result.rejected.append(at.error(None, str(failed[0][1])))
+            else:
+                markets[contract["symbol"]] = (contract, *got)
+        result.extend(market_rows(markets.items(), ctx, parse_one))
+        return result
+
+    return batched(fast, slow)
 
 
 async def _live(http) -> tuple[list[dict], ParseResult]:
@@ -167,20 +201,11 @@ async def _live(http) -> tuple[list[dict], ParseResult]:
 async def poll(http, observed_at: datetime) -> ParseResult:
     contracts, result = await _live(http)
     calls = [(c, e) for c in contracts for e in PER_MARKET]
-    # A 4xx for one market rejects that market; retryable failures still fail the poll.
+    # Retryable failures still fail the poll; a 4xx comes back as its error, for that market.
     answers = await http.gather(
         calls, lambda ce: http.get_json(PATHS[ce[1]], {"symbol": ce[0]["symbol"]}), client_errors=True
     )
-    markets: dict[str, tuple] = {}
-    for i, contract in enumerate(contracts):
-        got = answers[3 * i : 3 * i + 3]
-        failed = [(e, a) for e, a in zip(PER_MARKET, got, strict=True) if isinstance(a, HttpStatusError)]
-        if failed:
-            at = Ctx(VENUE.id, failed[0][0]).at(contract["symbol"])
-            result.rejected.append(at.error(None, str(failed[0][1])))
-        else:
-            markets[contract["symbol"]] = (contract, *got)
-    result.extend(parse_market_data(markets, observed_at=observed_at))
+    result.extend(parse_market_data(contracts, answers, observed_at=observed_at))
     return result
 
 

@@ -101,14 +101,12 @@ def test_answer_for_another_symbol_is_rejected():
     stats = load("hibachi", "market_data_stats_SOL.sdk_test_data.json")
 
     result = hibachi.parse_market_data(
-        {
-            "ETH/USDT-P": (
-                {"symbol": "ETH/USDT-P"},
-                load("hibachi", "market_data_prices_ETH.ccxt_comment_example.json"),
-                stats,
-                load("hibachi", "market_data_open-interest.ccxt_comment_example.json"),
-            )
-        },
+        [{"symbol": "ETH/USDT-P"}],
+        [
+            load("hibachi", "market_data_prices_ETH.ccxt_comment_example.json"),
+            stats,
+            load("hibachi", "market_data_open-interest.ccxt_comment_example.json"),
+        ],
         observed_at=OBSERVED,
     )
 

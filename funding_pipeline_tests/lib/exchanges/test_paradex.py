@@ -99,6 +99,20 @@ def test_bad_market_rejected_others_kept():
     assert [e.path for e in result.rejected] == ["$.results[1].mark_price", "$.results[4].symbol"]
 
 
+def test_entry_that_is_not_an_object_rejected_others_kept():
+    # The batched path reads columns without a type pass first; a list entry must still send the
+    # payload market by market, where it is rejected with its path.
+    summary = load("paradex", "markets_summary.edited_ccxt_fixture_testnet.json")
+    summary["results"].insert(1, ["symbol"])
+    markets = load("paradex", "markets.edited_ccxt_fixture_testnet.json")
+    markets["results"].append("symbol")
+
+    result = paradex.parse_markets_summary(summary, markets, observed_at=OBSERVED)
+
+    assert [r.symbol for r in result.rows] == [r.symbol for r in _parse_edited().rows]
+    assert [e.path for e in result.rejected] == ["$.results[1]"]
+
+
 def test_wrong_envelope_raises():
     markets = load("paradex", "markets.edited_ccxt_fixture_testnet.json")
 
