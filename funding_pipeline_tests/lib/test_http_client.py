@@ -98,3 +98,27 @@ def test_html_and_truncated_answers_are_bad_bodies():
     for body, reason in ((b"<html>Attention Required!</html>", "Expecting value"), (b'[{"name": "BTC"', "Expecting")):
         with pytest.raises(BadBody, match=f"undecodable body \\(application/json\\) from {URL}: {reason}"):
             decode_json(_answer(body))
+
+
+def test_a_repeated_get_is_a_copy_with_its_own_timeout():
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(200, json={"n": len(seen)})
+
+    async def go():
+        client = TransportClient(httpx.MockTransport(handler), {"user-agent": "funding-pipeline/test"})
+        params = {"symbol": "BTC/USDT-P"}
+        return [(await client.request("GET", URL, params=params, timeout=t)).json() for t in (5.0, 2.0)] + [
+            (await client.request("GET", URL, params={"symbol": "ETH/USDT-P"}, timeout=1.0)).json()
+        ]
+
+    assert asyncio.run(go()) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    first, again, other = seen
+    assert first is not again
+    assert (first.extensions["timeout"]["read"], again.extensions["timeout"]["read"]) == (5.0, 2.0)
+    assert str(first.url) == str(again.url) == URL + "?symbol=BTC%2FUSDT-P"
+    assert str(other.url) == URL + "?symbol=ETH%2FUSDT-P"
+    assert first.headers["user-agent"] == again.headers["user-agent"] == "funding-pipeline/test"
+    assert first.headers["host"] == "api.example.test" and again.content == b""

@@ -62,6 +62,24 @@ class TransportClient:
     def __init__(self, transport: httpx.AsyncBaseTransport, headers: dict[str, str] | None = None):
         self.transport = transport
         self.headers = httpx.Headers({**BASE_HEADERS, **(headers or {})})
+        self._gets: dict[Any, httpx.Request] = {}
+
+    def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Request:
+        """A GET as `httpx.Request` builds it, built once per URL and copied: building one costs
+        ~13 µs (headers copied, Host set, an empty body prepared), a copy ~1 µs. Transports only
+        read a request, so copies share the template's headers and empty body."""
+        try:
+            key = (url, tuple(params.items())) if params else url
+            template = self._gets.get(key)
+        except TypeError:  # an unhashable parameter value: build every time
+            return httpx.Request("GET", cached_url(url, params), headers=self.headers)
+        if template is None:
+            if len(self._gets) >= _URL_CACHE_SIZE:
+                self._gets.clear()
+            template = self._gets[key] = httpx.Request("GET", cached_url(url, params), headers=self.headers)
+        request = object.__new__(httpx.Request)
+        request.__dict__.update(template.__dict__)
+        return request
 
     async def request(
         self,
@@ -72,14 +90,12 @@ class TransportClient:
         json: Any = None,
         timeout: float | None = None,
     ) -> httpx.Response:
-        request = httpx.Request(
-            method,
-            cached_url(url, params),
-            headers=self.headers,
-            json=json,
-            # What `httpx.Timeout(timeout).as_dict()` gives, without building the object.
-            extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
-        )
+        if method == "GET" and json is None:
+            request = self._get(url, params)
+        else:
+            request = httpx.Request(method, cached_url(url, params), headers=self.headers, json=json)
+        # What `httpx.Timeout(timeout).as_dict()` gives, without building the object.
+        request.extensions = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
         response = await self.transport.handle_async_request(request)
         response.request = request
         try:
