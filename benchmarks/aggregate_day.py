@@ -1,5 +1,5 @@
 """One synthetic day (default 1,500 markets x 5,760 slots = 8.64 M raw rows) aggregated to
-1-minute and 1-hour rows three ways, each in its own process, alternated, side by side:
+1-minute and 1-hour rows four ways, each in its own process, alternated, side by side:
 
   pipeline  the asset code path, files included: `write_stats_1m` for each of the 288 closed
             chunk files (what the collection run does when a chunk closes: attach the chunk,
@@ -17,7 +17,7 @@
 All three read the same closed chunk files (written with the real schema and layout) and write
 their results to disk; the output of every way is fingerprinted and must agree.
 
-    python benchmarks/aggregate_day.py [--markets 1500] [--rounds 2] [--ways pipeline,duckdb,pandas] [--keep DIR]
+    python benchmarks/aggregate_day.py [--markets 1500] [--rounds 2] [--ways pipeline,duckdb,pandas,files] [--keep DIR]
 """
 
 import argparse
@@ -277,7 +277,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markets", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=2, help="each way runs this often, order alternated")
-    parser.add_argument("--ways", default="pipeline,duckdb,pandas")
+    parser.add_argument("--ways", default="pipeline,duckdb,pandas,files")
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this folder and keep it")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
