@@ -108,14 +108,23 @@ def test_a_repeated_get_is_a_copy_with_its_own_timeout():
         return httpx.Response(200, json={"n": len(seen)})
 
     async def go():
-        client = TransportClient(httpx.MockTransport(handler), {"user-agent": "funding-pipeline/test"})
+        # A client per poll, as `poll_exchange` makes them; the second one reuses the first's GETs.
+        headers = {"user-agent": "funding-pipeline/test"}
+        first = TransportClient(httpx.MockTransport(handler), headers)
+        second = TransportClient(httpx.MockTransport(handler), headers)
+        other_agent = TransportClient(httpx.MockTransport(handler), {"user-agent": "other/1"})
         params = {"symbol": "BTC/USDT-P"}
-        return [(await client.request("GET", URL, params=params, timeout=t)).json() for t in (5.0, 2.0)] + [
-            (await client.request("GET", URL, params={"symbol": "ETH/USDT-P"}, timeout=1.0)).json()
+        return [
+            (await first.request("GET", URL, params=params, timeout=5.0)).json(),
+            (await second.request("GET", URL, params=params, timeout=2.0)).json(),
+            (await first.request("GET", URL, params={"symbol": "ETH/USDT-P"}, timeout=1.0)).json(),
+            (await other_agent.request("GET", URL, params=params, timeout=1.0)).json(),
         ]
 
-    assert asyncio.run(go()) == [{"n": 1}, {"n": 2}, {"n": 3}]
-    first, again, other = seen
+    assert asyncio.run(go()) == [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}]
+    first, again, other, agent = seen
+    assert first.headers is again.headers  # one template, built by the first client's poll
+    assert agent.headers is not first.headers and agent.headers["user-agent"] == "other/1"
     assert first is not again
     assert (first.extensions["timeout"]["read"], again.extensions["timeout"]["read"]) == (5.0, 2.0)
     assert str(first.url) == str(again.url) == URL + "?symbol=BTC%2FUSDT-P"
