@@ -9,6 +9,7 @@ Open chunks and temp files are never attached, so reading never blocks the colle
 
 import itertools
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -21,17 +22,21 @@ from funding_pipeline.lib.storage.schemas import TABLES
 _aliases = itertools.count()
 
 
-def connect(data_dir: str | Path | None = None, tables: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    data_dir: str | Path | None = None, tables: Iterable[str] | None = None, since: datetime | None = None
+) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB with the finished warehouse files attached read-only.
 
     Views are empty (with the right columns) where no file exists yet. `tables` limits the
-    attached files to those tables (faster on a large root). A file with another schema
-    version raises `SchemaVersionError` naming it; `funding-pipeline doctor` lists them all.
+    attached files to those tables, `since` to files whose period ends after it: each file costs
+    ~2 ms to attach, and a full retention window is ~11,000 files (7 days of chunks, 30 of 1m
+    files). A file with another schema version raises `SchemaVersionError` naming it;
+    `funding-pipeline doctor` lists them all.
     """
     root = Path(data_dir).resolve() if data_dir is not None else load_settings().data_dir
     warehouse = root / "warehouse"
     wanted = set(TABLES) if tables is None else set(tables)
-    files = {name: kind.files(warehouse) for kind in KINDS for name in kind.tables if name in wanted}
+    files = {name: kind.files(warehouse, since) for kind in KINDS for name in kind.tables if name in wanted}
     return connect_files(files)
 
 

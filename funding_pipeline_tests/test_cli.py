@@ -158,3 +158,33 @@ def test_restore_refuses_a_manifest_path_outside_the_layout(root, tmp_path, monk
     assert main(["restore", str(dest)]) == 2
     assert f"manifest entry {bad!r} is not a warehouse file of the layout" in capsys.readouterr().err
     assert not (tmp_path / "fresh").exists() and not (tmp_path / "escaped.duckdb").exists()
+
+
+def test_sql_since_attaches_only_later_files(tmp_path, monkeypatch, capsys):
+    from datetime import timedelta
+
+    from funding_pipeline_tests.handbuilt import HOUR, build_chunk
+
+    build_chunk(tmp_path / "warehouse", HOUR, range(6))  # 10:00, 6 slots
+    build_chunk(tmp_path / "warehouse", HOUR + timedelta(hours=2), range(4))  # 12:00, 4 slots
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(tmp_path))
+    query = "SELECT count(DISTINCT observed_at) AS n FROM market_snapshots"
+
+    for since, slots in ((None, 10), ("2026-11-23T10:05", 4), ("2026-11-23T10:04:59", 10), ("2026-11-23", 10)):
+        main(["sql", query, "--format", "csv"] + (["--since", since] if since else []))
+        assert capsys.readouterr().out.splitlines()[1] == str(slots), since
+
+
+def test_since_is_an_age_or_an_iso_time():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from funding_pipeline.cli import since_time
+
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    assert since_time("90m", now) == now - timedelta(minutes=90)
+    assert since_time("6h", now) == datetime(2026, 11, 23, 6, tzinfo=UTC)
+    assert since_time("2d", now) == datetime(2026, 11, 21, 12, tzinfo=UTC)
+    assert since_time("2026-11-30") == datetime(2026, 11, 30, tzinfo=UTC)
+    assert since_time("2026-11-30T12:00+02:00") == datetime(2026, 11, 30, 12, tzinfo=timezone(timedelta(hours=2)))
+    with pytest.raises(Exception, match="give an age such as 90m"):
+        since_time("soon")

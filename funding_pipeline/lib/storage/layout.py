@@ -19,11 +19,33 @@ class FileKind:
     pattern: re.Pattern
     tables: tuple[str, ...]
 
-    def files(self, warehouse: Path) -> list[Path]:
+    def files(self, warehouse: Path, since: datetime | None = None) -> list[Path]:
+        """The finished files of this kind; with `since`, only those whose period ends after it
+        (files without a period, such as `latest.duckdb`, always)."""
         root = warehouse / self.folder
         if not root.is_dir():
             return []
-        return sorted(p for p in root.rglob("*.duckdb") if self.pattern.fullmatch(p.relative_to(root).as_posix()))
+        found = (p for p in root.rglob("*.duckdb") if self.pattern.fullmatch(p.relative_to(root).as_posix()))
+        if since is not None:
+            found = (p for p in found if (end := period_end(p.relative_to(root).as_posix())) is None or end > since)
+        return sorted(found)
+
+
+def period_end(relative: str) -> datetime | None:
+    """End of the time a file covers, from its path under its folder: a 5-minute chunk
+    (`<day>/<HH>/<MM>`), a day, a month (`<exchange>/<YYYY-MM>`) or a year; None for the rest."""
+    stem = relative.removesuffix(".duckdb")
+    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})/(\d{2})/(\d{2})", stem):
+        start = datetime.strptime(" ".join(m.groups()), "%Y-%m-%d %H %M").replace(tzinfo=UTC)
+        return start + timedelta(minutes=5)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stem):
+        return datetime.strptime(stem, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    if m := re.fullmatch(r"[a-z0-9_]+/(\d{4})-(\d{2})", stem):
+        year, month = int(m[1]), int(m[2])
+        return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    if re.fullmatch(r"\d{4}", stem):
+        return datetime(int(stem) + 1, 1, 1, tzinfo=UTC)
+    return None
 
 
 _DAY = r"\d{4}-\d{2}-\d{2}"

@@ -232,3 +232,33 @@ def test_small_files_have_small_blocks_and_plain_strings_only_where_asked(tmp_pa
     assert compression(tmp_path / "packed.duckdb") == {"Dictionary"}
     assert (block_size(tmp_path / "plain.duckdb"), block_size(tmp_path / "packed.duckdb")) == (65536, 262144)
     assert closes(tmp_path / "plain.duckdb") == closes(tmp_path / "packed.duckdb") == [100.0 + d for d in range(1, 29)]
+
+
+@pytest.mark.parametrize(
+    ("relative", "end"),
+    [
+        ("2026-11-23/10/55.duckdb", datetime(2026, 11, 23, 11, 0, tzinfo=UTC)),
+        ("2026-11-23/23/55.duckdb", datetime(2026, 11, 24, 0, 0, tzinfo=UTC)),
+        ("2026-11-23.duckdb", datetime(2026, 11, 24, tzinfo=UTC)),
+        ("hyperliquid/2026-11.duckdb", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("okx/2026-12.duckdb", datetime(2027, 1, 1, tzinfo=UTC)),
+        ("2026.duckdb", datetime(2027, 1, 1, tzinfo=UTC)),
+        ("latest.duckdb", None),
+    ],
+)
+def test_period_end_of_each_file_kind(relative, end):
+    assert layout.period_end(relative) == end
+
+
+def test_files_since_keep_what_ends_after_it(tmp_path):
+    wh = tmp_path / "warehouse"
+    for day in (1, 2, 3):
+        write_candles(
+            layout.stats_1h_path(wh, datetime(2026, 11, day, tzinfo=UTC).date()), candles((day, 1.0)), day, day
+        )
+    kind = layout.kind_of_table("market_stats_1h")
+
+    names = [p.name for p in kind.files(wh, since=datetime(2026, 11, 2, 0, 0, tzinfo=UTC))]
+
+    assert names == ["2026-11-02.duckdb", "2026-11-03.duckdb"]
+    assert [p.name for p in kind.files(wh)] == ["2026-11-01.duckdb", *names]
