@@ -4,6 +4,7 @@ import argparse
 import json
 import re
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def _tables_in(query: str) -> list[str]:
     return [t for t in TABLES if t in words]
 
 
+SLOW_ATTACH_FILES = 1000  # ~2 s of attaching: worth a hint about --since
 _AGO = re.compile(r"(\d+)([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -48,7 +50,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     # Only the tables a query names are attached (~2 ms a file); a query naming none sees all.
     # `--since` leaves out files that end before it (a 30-day 1m window is ~8,600 files).
+    started = time.monotonic()
     con = warehouse.connect(tables=_tables_in(args.query) or None, since=args.since)
+    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE NOT internal AND database_name <> 'memory'")
+    files, seconds = attached.fetchone()[0], time.monotonic() - started
+    if args.since is None and files >= SLOW_ATTACH_FILES:
+        print(f"(attached {files:,} files in {seconds:.1f}s; --since 6h, 2d or a date reads fewer)", file=sys.stderr)
     try:
         result = con.execute(args.query)
         if result.description is None:

@@ -188,3 +188,20 @@ def test_since_is_an_age_or_an_iso_time():
     assert since_time("2026-11-30T12:00+02:00") == datetime(2026, 11, 30, 12, tzinfo=timezone(timedelta(hours=2)))
     with pytest.raises(Exception, match="give an age such as 90m"):
         since_time("soon")
+
+
+def test_sql_hints_at_since_when_it_attaches_many_files(tmp_path, monkeypatch, capsys):
+    from datetime import timedelta
+
+    from funding_pipeline import cli
+    from funding_pipeline_tests.handbuilt import HOUR, build_chunk
+
+    build_chunk(tmp_path / "warehouse", HOUR, range(2))
+    build_chunk(tmp_path / "warehouse", HOUR + timedelta(minutes=5), range(20, 22))
+    monkeypatch.setenv("FUNDING_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(cli, "SLOW_ATTACH_FILES", 2)
+
+    main(["sql", "SELECT count(*) FROM market_snapshots"])
+    assert "(attached 2 files in " in capsys.readouterr().err
+    main(["sql", "SELECT count(*) FROM market_snapshots", "--since", "2026-11-23T10:05"])
+    assert capsys.readouterr().err == ""
