@@ -449,15 +449,16 @@ def opt_epoch_times(values: list, convert: Callable[[int], datetime]) -> list[da
     ns_to_utc): JSON ints or ASCII digit strings; None, "", 0 and "0" are None."""
     if set(map(type, values)) == {int} and 0 not in values:
         return list(map(convert, values))
-    out: list[datetime | None] = []
-    for v in values:
+    found = distinct(values)  # most markets share their settlement time: each converted once
+    times: dict[int | str | None, datetime | None] = {}
+    for v in found:
         if v is None or v == "" or v == 0 or v == "0":
-            out.append(None)
-        elif type(v) is int or (type(v) is str and v.isascii() and v.isdigit()):
-            out.append(convert(int(v)))
+            times[v] = None
+        elif type(v) is int or (v.isascii() and v.isdigit()):
+            times[v] = convert(int(v))
         else:
             raise Slow
-    return out
+    return list(map(times.__getitem__, values))
 
 
 def build_rows(

@@ -137,9 +137,7 @@ def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *
             volumes = [None if b is None or q is None else b + q for b, q in zip(buys, sells, strict=True)]
         else:
             volumes = list(map(add, buys, sells))
-        stamps = opt_column(results, "next_funding_time")
-        found = distinct(stamps)  # most markets settle together: each time converted once
-        times = dict(zip(found, opt_epoch_times(found, units.ns_to_utc), strict=True))
+        times = opt_epoch_times(opt_column(results, "next_funding_time"), units.ns_to_utc)
         stated = opt_column(metas, "funding_interval_hours")
         hours = distinct(stated)
         if any(h in (None, "", 0, "0") for h in hours):
@@ -158,7 +156,7 @@ def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *
             "interval_source": IntervalSource.MARKET_FIELD,
             "open_interest_base": oi,
             "volumes_24h_usd": volumes,
-            "next_funding_at": list(map(times.__getitem__, stamps)),
+            "next_funding_at": times,
             "base_hints": bases,
         }
 
