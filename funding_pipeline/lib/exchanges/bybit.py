@@ -167,7 +167,7 @@ def parse_tickers(
                 [e.get("fundingIntervalHour") if m is None else None for e, m in zip(entries, minutes, strict=True)]
             )
             intervals = [h if m is None else hours[m] for m, h in zip(minutes, stated, strict=True)]
-            if None in intervals:
+            if type(None) in set(map(type, intervals)):  # `None in` would call Decimal.__eq__ per market
                 raise Slow  # neither states the interval: the per-market path rejects the market
         else:
             intervals = list(map(hours.__getitem__, minutes))
