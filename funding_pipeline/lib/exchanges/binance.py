@@ -45,6 +45,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_decimal,
     opt_decimals,
     opt_time,
+    price_columns,
     req_decimal,
     req_dict,
     req_int,
@@ -198,17 +199,9 @@ def parse_premium_index(
         volume = list(map(volumes.get, symbols))
         if any(issubclass(t, ParseError) for t in {*map(type, got), *map(type, volume)}):
             raise Slow
-        # Each column is checked and converted as soon as it is read, while it is in the CPU cache.
-        marks = decimals(column(entries, "markPrice"))
-        index = opt_decimals(opt_column(entries, "indexPrice"))
-        raw = column(entries, "lastFundingRate")
-        rates = decimals(raw)
         return {
             "symbols": symbols,
-            "mark_prices": marks,
-            "index_prices": index,
-            "rates": rates,
-            "rates_raw": raw,
+            **price_columns(entries, "markPrice", "indexPrice", "lastFundingRate"),
             "intervals": list(map(_DEFAULT_INTERVAL.get, got, got)),  # None -> the default
             "interval_source": list(map(_DEFAULT_SOURCE.get, got, repeat(IntervalSource.MARKET_FIELD))),
             "open_interest_base": list(map(oi.get, symbols)) if oi else None,

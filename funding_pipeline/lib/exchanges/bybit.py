@@ -30,7 +30,6 @@ from funding_pipeline.lib.exchanges.fields import (
     batched,
     build_rows,
     column,
-    decimals,
     dicts,
     distinct,
     each_entry,
@@ -41,6 +40,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_decimals,
     opt_epoch_times,
     opt_time,
+    price_columns,
     req,
     req_decimal,
     req_dict,
@@ -171,17 +171,9 @@ def parse_tickers(
                 raise Slow  # neither states the interval: the per-market path rejects the market
         else:
             intervals = list(map(hours.__getitem__, minutes))
-        # Each column is checked and converted as soon as it is read, while it is in the CPU cache.
-        marks = decimals(column(entries, "markPrice"))
-        index = opt_decimals(opt_column(entries, "indexPrice"))
-        raw = column(entries, "fundingRate")
-        rates = decimals(raw)
         return {
             "symbols": list(compress(symbols, keep)),
-            "mark_prices": marks,
-            "index_prices": index,
-            "rates": rates,
-            "rates_raw": raw,
+            **price_columns(entries, "markPrice", "indexPrice", "fundingRate"),
             "intervals": intervals,
             "interval_source": IntervalSource.MARKET_FIELD,
             "open_interest_base": opt_decimals(opt_column(entries, "openInterest")),

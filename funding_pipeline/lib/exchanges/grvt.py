@@ -38,6 +38,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_decimals,
     opt_epoch_times,
     opt_time,
+    price_columns,
     req_decimal,
     req_dict,
     req_int,
@@ -125,11 +126,6 @@ def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *
         """build_rows' columns; the join's lists are freed on return, before the rows are made."""
         metas = list(map(instruments.__getitem__, tickers))  # a KeyError is raised again by slow()
         results = column(list(tickers.values()), "result")
-        # Each column is checked and converted as soon as it is read, while it is in the CPU cache.
-        marks = decimals(column(results, "mark_price"))
-        index = opt_decimals(opt_column(results, "index_price"))
-        raw = column(results, "funding_rate")
-        rates = decimals(raw)
         oi = opt_decimals(opt_column(results, "open_interest"))
         buys = opt_decimals(opt_column(results, "buy_volume_24h_q"))
         sells = opt_decimals(opt_column(results, "sell_volume_24h_q"))
@@ -148,10 +144,7 @@ def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *
             bases = [b if isinstance(b, str) else None for b in bases]
         return {
             "symbols": strings(column(metas, "instrument")),
-            "mark_prices": marks,
-            "index_prices": index,
-            "rates": rates,
-            "rates_raw": raw,
+            **price_columns(results, "mark_price", "index_price", "funding_rate"),
             "intervals": list(map(interval.__getitem__, stated)),
             "interval_source": IntervalSource.MARKET_FIELD,
             "open_interest_base": oi,

@@ -27,7 +27,6 @@ from funding_pipeline.lib.exchanges.fields import (
     batched,
     build_rows,
     column,
-    decimals,
     history_rows,
     make_print,
     make_row,
@@ -35,6 +34,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_column,
     opt_decimal,
     opt_decimals,
+    price_columns,
     req,
     req_decimal,
     req_dict,
@@ -116,16 +116,9 @@ def parse_prices(payload: Any, *, observed_at: datetime, info: dict[str, dict]) 
         bases = list(map(dict.get, metas, repeat("base_asset")))
         if not set(map(type, bases)) <= {str} or not all(bases):
             bases = [b if isinstance(b, str) and b else None for b in bases]
-        marks = decimals(column(entries, "mark"))
-        index = opt_decimals(opt_column(entries, "oracle"))
-        raw = column(entries, "next_funding")
-        rates = decimals(raw)
         return {
             "symbols": list(compress(symbols, wanted)),
-            "mark_prices": marks,
-            "index_prices": index,
-            "rates": rates,
-            "rates_raw": raw,
+            **price_columns(entries, "mark", "oracle", "next_funding"),
             "open_interest_base": opt_decimals(opt_column(entries, "open_interest")),
             "volumes_24h_usd": opt_decimals(opt_column(entries, "volume_24h")),
             "next_funding_at": [next_funding] * len(entries),
