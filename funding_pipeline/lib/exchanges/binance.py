@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any
 
 from funding_pipeline.lib import units
@@ -34,6 +36,7 @@ from funding_pipeline.lib.exchanges.fields import (
     column,
     decimals,
     dicts,
+    distinct,
     each_entry,
     ints,
     make_row,
@@ -42,6 +45,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_decimal,
     opt_decimals,
     opt_time,
+    price_columns,
     req_decimal,
     req_dict,
     req_int,
@@ -108,8 +112,13 @@ def parse_funding_info(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decim
     def fast() -> dict[str, Decimal | ParseError]:
         symbols = strings(column(dicts(items), "symbol"))
         hours = opt_column(items, "fundingIntervalHours")
-        kept = [(s, h) for s, h in zip(symbols, hours, strict=True) if h is not None]
-        return dict(zip([s for s, _ in kept], decimals([h for _, h in kept]), strict=True))
+        found = distinct(hours)  # a few intervals (1, 4, 8): each converted once
+        given = [h for h in found if h is not None]
+        converted = dict(zip(given, decimals(given), strict=True))
+        if len(given) < len(found):  # entries without an interval are left out (cap changes only)
+            kept = list(map(is_not, hours, repeat(None)))
+            symbols, hours = list(compress(symbols, kept)), list(compress(hours, kept))
+        return dict(zip(symbols, map(converted.__getitem__, hours), strict=True))
 
     def slow() -> dict[str, Decimal | ParseError]:
         out: dict[str, Decimal | ParseError] = {}
@@ -153,6 +162,10 @@ def parse_ticker_24hr(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decima
     return batched(fast, slow)
 
 
+_DEFAULT_INTERVAL = {None: DEFAULT_INTERVAL_H}  # market_interval for whole columns
+_DEFAULT_SOURCE = {None: IntervalSource.FIXED}
+
+
 def market_interval(intervals: Mapping[str, Decimal | ParseError], symbol: str) -> Interval:
     got = intervals.get(symbol)
     if isinstance(got, ParseError):
@@ -177,28 +190,27 @@ def parse_premium_index(
     oi = open_interest or {}
     items = req_list(payload, ctx)
 
-    def fast() -> ParseResult:
+    def perpetuals() -> dict[str, list]:
+        """build_rows' columns; the join's lists are freed on return, before the rows are made."""
         strings(column(dicts(items), "symbol"))  # the per-market path refuses an entry without one
         entries = [e for e in items if is_perpetual(e)]
         symbols = column(entries, "symbol")
-        got = [intervals.get(s) for s in symbols]
-        volume = [volumes.get(s) for s in symbols]
-        if any(isinstance(v, ParseError) for v in got) or any(isinstance(v, ParseError) for v in volume):
+        got = list(map(intervals.get, symbols))
+        volume = list(map(volumes.get, symbols))
+        if any(issubclass(t, ParseError) for t in {*map(type, got), *map(type, volume)}):
             raise Slow
-        raw = column(entries, "lastFundingRate")
-        built = build_rows(
-            venue,
-            symbols,
-            decimals(column(entries, "markPrice")),
-            opt_decimals(opt_column(entries, "indexPrice")),
-            decimals(raw),
-            raw,
-            [DEFAULT_INTERVAL_H if g is None else g for g in got],
-            [IntervalSource.FIXED if g is None else IntervalSource.MARKET_FIELD for g in got],
-            open_interest_base=[oi.get(s) for s in symbols],
-            volumes_24h_usd=volume,
-            next_funding_at=list(map(units.ms_to_utc, ints(column(entries, "nextFundingTime")))),
-        )
+        return {
+            "symbols": symbols,
+            **price_columns(entries, "markPrice", "indexPrice", "lastFundingRate"),
+            "intervals": list(map(_DEFAULT_INTERVAL.get, got, got)),  # None -> the default
+            "interval_source": list(map(_DEFAULT_SOURCE.get, got, repeat(IntervalSource.MARKET_FIELD))),
+            "open_interest_base": list(map(oi.get, symbols)) if oi else None,
+            "volumes_24h_usd": volume,
+            "next_funding_at": list(map(units.ms_to_utc, ints(column(entries, "nextFundingTime")))),
+        }
+
+    def fast() -> ParseResult:
+        built = build_rows(venue, **perpetuals())
         return ParseResult(built, [], len(items) - len(built))
 
     def parse_one(item: Any, at: Ctx):

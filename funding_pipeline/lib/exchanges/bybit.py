@@ -18,6 +18,8 @@ Fixtures: fixtures/bybit/v5_market_{instruments_info_linear,tickers_linear,fundi
 
 from datetime import datetime
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import and_, attrgetter, eq, is_not
 from typing import Any, NamedTuple
 
 from funding_pipeline.lib import units
@@ -28,8 +30,8 @@ from funding_pipeline.lib.exchanges.fields import (
     batched,
     build_rows,
     column,
-    decimals,
     dicts,
+    distinct,
     each_entry,
     make_row,
     market_rows,
@@ -38,6 +40,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_decimals,
     opt_epoch_times,
     opt_time,
+    price_columns,
     req,
     req_decimal,
     req_dict,
@@ -90,6 +93,9 @@ def _result(payload: Any, ctx: Ctx) -> dict:
     return req_dict(req(body, "result", ctx), ctx.at("result"))
 
 
+_interval_min, _base_coin = attrgetter("interval_min"), attrgetter("base_coin")
+
+
 def parse_instruments_info(
     payload: Any, *, venue: Venue = VENUE
 ) -> tuple[dict[str, Instrument | ParseError | None], str]:
@@ -103,12 +109,21 @@ def parse_instruments_info(
 
     def fast() -> dict[str, Instrument | ParseError | None]:
         symbols = strings(column(dicts(items), "symbol"))
-        live = [trading(e) for e in items]
-        minutes = opt_decimals([e.get("fundingInterval") if t else None for e, t in zip(items, live, strict=True)])
-        return {
-            s: _tuple_new(Instrument, (m, e.get("baseCoin") or None)) if t else SKIP
-            for s, e, t, m in zip(symbols, items, live, minutes, strict=True)
-        }
+        if len(set(symbols)) != len(symbols):
+            raise Slow  # listed twice: the last entry decides, as slow() has it
+        kinds = map(eq, opt_column(items, "contractType"), repeat("LinearPerpetual"))
+        live = list(map(and_, kinds, map(eq, opt_column(items, "status"), repeat("Trading"))))  # as trading()
+        entries = list(compress(items, live))
+        given = opt_column(entries, "fundingInterval")
+        found = distinct(given)  # a few intervals: each converted once
+        minutes = dict(zip(found, opt_decimals(found), strict=True))
+        bases = opt_column(entries, "baseCoin")
+        if not all(bases):
+            bases = [b or None for b in bases]
+        out = dict.fromkeys(symbols, SKIP)
+        made = map(_tuple_new, repeat(Instrument), zip(map(minutes.__getitem__, given), bases, strict=True))
+        out.update(zip(compress(symbols, live), made, strict=True))
+        return out
 
     def slow() -> dict[str, Instrument | ParseError | None]:
         out: dict[str, Instrument | ParseError | None] = {}
@@ -139,35 +154,37 @@ def parse_tickers(
     ctx = Ctx(venue.id, "tickers")
     items = req_list(_result(payload, ctx).get("list"), ctx.at("result").at("list"))
 
-    def fast() -> ParseResult:
+    def perpetuals() -> dict[str, list]:
+        """build_rows' columns; the join's lists are freed on return, before the rows are made."""
         symbols = strings(column(dicts(items), "symbol"))
-        found = [instruments.get(s) for s in symbols]
-        keep = [k for k, i in enumerate(found) if i is not None]
-        entries, markets = [items[k] for k in keep], [found[k] for k in keep]
-        minutes = [i.interval_min for i in markets]  # an error in `instruments` has none: AttributeError
+        found = list(map(instruments.get, symbols))
+        keep = list(map(is_not, found, repeat(None)))
+        entries, markets = list(compress(items, keep)), list(compress(found, keep))
+        minutes = list(map(_interval_min, markets))  # an error in `instruments` has none: AttributeError
         hours = {m: units.minutes_to_hours(m) for m in set(minutes) if m is not None}
-        stated = opt_decimals(
-            [e.get("fundingIntervalHour") if m is None else None for e, m in zip(entries, minutes, strict=True)]
-        )
-        intervals = [h if m is None else hours[m] for m, h in zip(minutes, stated, strict=True)]
-        if None in intervals:
-            raise Slow  # neither states the interval: the per-market path rejects the market
-        raw = column(entries, "fundingRate")
-        built = build_rows(
-            venue,
-            [symbols[k] for k in keep],
-            decimals(column(entries, "markPrice")),
-            opt_decimals(opt_column(entries, "indexPrice")),
-            decimals(raw),
-            raw,
-            intervals,
-            IntervalSource.MARKET_FIELD,
-            open_interest_base=opt_decimals(opt_column(entries, "openInterest")),
-            open_interest_usd=opt_decimals(opt_column(entries, "openInterestValue")),
-            volumes_24h_usd=opt_decimals(opt_column(entries, "turnover24h")),
-            next_funding_at=opt_epoch_times(opt_column(entries, "nextFundingTime"), units.ms_to_utc),
-            base_hints=[i.base_coin for i in markets],
-        )
+        if type(None) in set(map(type, minutes)):
+            stated = opt_decimals(
+                [e.get("fundingIntervalHour") if m is None else None for e, m in zip(entries, minutes, strict=True)]
+            )
+            intervals = [h if m is None else hours[m] for m, h in zip(minutes, stated, strict=True)]
+            if type(None) in set(map(type, intervals)):  # `None in` would call Decimal.__eq__ per market
+                raise Slow  # neither states the interval: the per-market path rejects the market
+        else:
+            intervals = list(map(hours.__getitem__, minutes))
+        return {
+            "symbols": list(compress(symbols, keep)),
+            **price_columns(entries, "markPrice", "indexPrice", "fundingRate"),
+            "intervals": intervals,
+            "interval_source": IntervalSource.MARKET_FIELD,
+            "open_interest_base": opt_decimals(opt_column(entries, "openInterest")),
+            "open_interest_usd": opt_decimals(opt_column(entries, "openInterestValue")),
+            "volumes_24h_usd": opt_decimals(opt_column(entries, "turnover24h")),
+            "next_funding_at": opt_epoch_times(opt_column(entries, "nextFundingTime"), units.ms_to_utc),
+            "base_hints": list(map(_base_coin, markets)),
+        }
+
+    def fast() -> ParseResult:
+        built = build_rows(venue, **perpetuals())
         return ParseResult(built, [], len(items) - len(built))
 
     def parse_one(item: Any, at: Ctx):

@@ -17,22 +17,34 @@ Fixtures: fixtures/grvt/full_v1_{all_instruments,ticker_*,funding_*}.*.json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import add
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
+    decimals,
+    distinct,
     history_rows,
     listed,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
+    opt_decimals,
+    opt_epoch_times,
     opt_time,
+    price_columns,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import merge, respace, unique_ascending, walk_pages, whole_seconds
 from funding_pipeline.lib.exchanges.model import (
@@ -110,8 +122,42 @@ def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *
             base_hint=meta.get("base") if isinstance(meta.get("base"), str) else None,
         )
 
+    def columns() -> dict[str, list]:
+        """build_rows' columns; the join's lists are freed on return, before the rows are made."""
+        metas = list(map(instruments.__getitem__, tickers))  # a KeyError is raised again by slow()
+        results = column(list(tickers.values()), "result")
+        oi = opt_decimals(opt_column(results, "open_interest"))
+        buys = opt_decimals(opt_column(results, "buy_volume_24h_q"))
+        sells = opt_decimals(opt_column(results, "sell_volume_24h_q"))
+        if type(None) in set(map(type, buys)) or type(None) in set(map(type, sells)):
+            volumes = [None if b is None or q is None else b + q for b, q in zip(buys, sells, strict=True)]
+        else:
+            volumes = list(map(add, buys, sells))
+        times = opt_epoch_times(opt_column(results, "next_funding_time"), units.ns_to_utc)
+        stated = opt_column(metas, "funding_interval_hours")
+        hours = distinct(stated)
+        if any(h in (None, "", 0, "0") for h in hours):
+            raise Slow  # the ticker's interval, or none: _interval decides per market
+        interval = dict(zip(hours, decimals(hours), strict=True))
+        bases = opt_column(metas, "base")
+        if not set(map(type, bases)) <= {str}:
+            bases = [b if isinstance(b, str) else None for b in bases]
+        return {
+            "symbols": strings(column(metas, "instrument")),
+            **price_columns(results, "mark_price", "index_price", "funding_rate"),
+            "intervals": list(map(interval.__getitem__, stated)),
+            "interval_source": IntervalSource.MARKET_FIELD,
+            "open_interest_base": oi,
+            "volumes_24h_usd": volumes,
+            "next_funding_at": times,
+            "base_hints": bases,
+        }
+
+    def fast() -> ParseResult:
+        return ParseResult(build_rows(VENUE, **columns()))
+
     items = ((name, (instruments[name], payload)) for name, payload in tickers.items())
-    return market_rows(items, ctx, parse_one)
+    return batched(fast, lambda: market_rows(items, ctx, parse_one))
 
 
 async def _perpetuals(http) -> tuple[list[dict], ParseResult]:

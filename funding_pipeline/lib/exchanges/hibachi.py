@@ -18,8 +18,6 @@ data_funding-rates_*}.*.json
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import compress, repeat
-from operator import eq
 from typing import Any
 
 from funding_pipeline.lib import units
@@ -91,13 +89,7 @@ def parse_exchange_info(payload: Any) -> tuple[list[dict], ParseResult]:
     """LIVE contracts; CLOSED (delisted) ones are counted as skipped, malformed ones rejected."""
     ctx = Ctx(VENUE.id, INFO).at("futureContracts")
     items = req_list(req_dict(payload, ctx).get("futureContracts"), ctx)
-
-    def fast() -> tuple[list[dict], ParseResult]:
-        strings(column(dicts(items), "symbol"))
-        live = list(compress(items, map(eq, opt_column(items, "status"), repeat("LIVE"))))
-        return live, ParseResult(skipped=len(items) - len(live))
-
-    return batched(fast, lambda: listed(items, ctx, "symbol", "status", "LIVE"))
+    return listed(items, ctx, "symbol", "status", "LIVE")
 
 
 def parse_market_data(contracts: list[dict], answers: list[Any], *, observed_at: datetime) -> ParseResult:

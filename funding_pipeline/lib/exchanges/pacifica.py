@@ -16,22 +16,32 @@ Fixtures: fixtures/pacifica/api_v1_{info_prices,info,funding_rate_history}.*.jso
 
 from datetime import datetime
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import eq
 from typing import Any
 
 from funding_pipeline.lib import units
 from funding_pipeline.lib.exchanges.fields import (
     Ctx,
+    Slow,
+    batched,
+    build_rows,
+    column,
     history_rows,
     make_print,
     make_row,
     market_rows,
+    opt_column,
     opt_decimal,
+    opt_decimals,
+    price_columns,
     req,
     req_decimal,
     req_dict,
     req_int,
     req_list,
     req_str,
+    strings,
 )
 from funding_pipeline.lib.exchanges.history import merge, walk_pages
 from funding_pipeline.lib.exchanges.model import (
@@ -91,6 +101,33 @@ def parse_info(payload: Any) -> dict[str, dict]:
 def parse_prices(payload: Any, *, observed_at: datetime, info: dict[str, dict]) -> ParseResult:
     ctx = Ctx(VENUE.id, "info/prices")
     next_funding = units.next_boundary(observed_at, VENUE.interval_hours)
+    items = _listed(payload, ctx)
+
+    def perpetuals() -> dict[str, list]:
+        """build_rows' columns; the join's lists are freed on return, before the rows are made."""
+        # Each column is checked and converted as soon as it is read, while it is in the CPU cache.
+        symbols = strings(column(items, "symbol"))
+        metas = list(map(info.get, symbols))
+        if not all(metas):
+            raise Slow  # a symbol /api/v1/info does not list: the per-market path rejects it
+        kinds = map(dict.get, metas, repeat("instrument_type"), repeat("perpetual"))  # as _is_perp
+        wanted = list(map(eq, kinds, repeat("perpetual")))
+        entries, metas = list(compress(items, wanted)), list(compress(metas, wanted))
+        bases = list(map(dict.get, metas, repeat("base_asset")))
+        if not set(map(type, bases)) <= {str} or not all(bases):
+            bases = [b if isinstance(b, str) and b else None for b in bases]
+        return {
+            "symbols": list(compress(symbols, wanted)),
+            **price_columns(entries, "mark", "oracle", "next_funding"),
+            "open_interest_base": opt_decimals(opt_column(entries, "open_interest")),
+            "volumes_24h_usd": opt_decimals(opt_column(entries, "volume_24h")),
+            "next_funding_at": [next_funding] * len(entries),
+            "base_hints": bases,
+        }
+
+    def fast() -> ParseResult:
+        built = build_rows(VENUE, **perpetuals())
+        return ParseResult(built, [], len(items) - len(built))
 
     def parse_one(item: Any, at: Ctx):
         price = req_dict(item, at)
@@ -116,7 +153,7 @@ def parse_prices(payload: Any, *, observed_at: datetime, info: dict[str, dict]) 
             base_hint=base if isinstance(base, str) and base else None,
         )
 
-    return market_rows(enumerate(_listed(payload, ctx)), ctx.at("data"), parse_one)
+    return batched(fast, lambda: market_rows(enumerate(items), ctx.at("data"), parse_one))
 
 
 async def poll(http, observed_at: datetime) -> ParseResult:

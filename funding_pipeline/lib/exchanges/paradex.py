@@ -25,7 +25,6 @@ from funding_pipeline.lib.exchanges.fields import (
     batched,
     build_rows,
     column,
-    decimals,
     distinct,
     history_rows,
     make_print,
@@ -34,6 +33,7 @@ from funding_pipeline.lib.exchanges.fields import (
     opt_column,
     opt_decimal,
     opt_decimals,
+    price_columns,
     req_decimal,
     req_dict,
     req_int,
@@ -129,16 +129,9 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
         interval = {p: DEFAULT_PERIOD_HOURS if h is None else h for p, h in hours.items()}
         source = {p: IntervalSource.FIXED if h is None else IntervalSource.MARKET_FIELD for p, h in hours.items()}
         bases = opt_column(perps, "base_currency")
-        marks = decimals(column(entries, "mark_price"))
-        index = opt_decimals(opt_column(entries, "underlying_price"))
-        raw = column(entries, "funding_rate")
-        rates = decimals(raw)
         return {
             "symbols": kept,
-            "mark_prices": marks,
-            "index_prices": index,
-            "rates": rates,
-            "rates_raw": raw,
+            **price_columns(entries, "mark_price", "underlying_price", "funding_rate"),
             "intervals": list(map(interval.__getitem__, periods)),
             "interval_source": list(map(source.__getitem__, periods)),
             "open_interest_base": opt_decimals(opt_column(entries, "open_interest")),

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from funding_pipeline.lib.exchanges import bybit
+from funding_pipeline.lib.exchanges import bybit, fields
 from funding_pipeline.lib.exchanges.model import IntervalSource, ParseError
 from funding_pipeline.lib.http.replay import Cassette
 from funding_pipeline.lib.symbols import normalize
@@ -184,3 +184,16 @@ def test_lone_print_falls_back_to_the_market_interval():
         (Decimal(8), IntervalSource.MARKET_FIELD)
     ]
     assert unknown.prints == [] and len(unknown.rejected) == 1
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_instrument_listed_twice_the_last_entry_decides(fast, monkeypatch):
+    monkeypatch.setattr(fields, "FAST_PATH", fast)
+    payload = load("bybit", INSTRUMENTS)
+    btc = payload["result"]["list"][0]
+    payload["result"]["list"] = [btc, {**btc, "status": "Closed"}, {**btc, "symbol": "ETHUSDT"}, btc]
+
+    known, _ = bybit.parse_instruments_info(payload)
+
+    assert known == {"BTCUSDT": bybit.Instrument(Decimal(480), "BTC"), "ETHUSDT": bybit.Instrument(Decimal(480), "BTC")}
+    assert list(known) == ["BTCUSDT", "ETHUSDT"]
