@@ -35,8 +35,9 @@ def collection_liveness(context: dg.SensorEvaluationContext):
     """Fails a collection run whose worker died (its hour's chunk files stopped changing for more
     than 8 slots while the run is STARTED) and gets the hour relaunched at once: by Dagster's run
     retries when they will retry it, else by a run request for the same partition (after the hour,
-    only while an open chunk is left: the relaunch closes it, then refuses the past hour). The
-    default run launcher has no worker health check, so without this only max runtime would notice."""
+    only while an open chunk is left: the relaunch closes it, then refuses the past hour). A worker
+    that hangs but lives is sent a termination first. The default run launcher has no worker
+    health check, so without this only max runtime would notice."""
     warehouse = settings().warehouse
     now = wall_now()
     requests, notes = [], []
@@ -59,7 +60,15 @@ def collection_liveness(context: dg.SensorEvaluationContext):
             continue
         message = f"{verdict.reason}: the run's worker is presumed dead"
         context.log.error("run %s: %s", run.run_id, message)
-        context.instance.report_run_failed(run, message=message)
+        # A worker that hangs but lives would keep its chunk's DuckDB lock and refuse the
+        # relaunch: ask its code server to stop it first (a dead worker makes this a no-op).
+        try:
+            stopped = context.instance.run_launcher.terminate(run.run_id)
+        except Exception as exc:  # the code server may have gone with its worker
+            stopped = False
+            context.log.warning("run %s: termination request failed: %s", run.run_id, exc)
+        message += "; termination sent to its worker" if stopped else "; no worker answered a termination request"
+        context.instance.report_run_failed(context.instance.get_run_by_id(run.run_id) or run, message=message)
         failed = context.instance.get_run_by_id(run.run_id)
         if failed.tags.get(WILL_RETRY_TAG) == "true":
             notes.append(f"{key}: failed dead run {run.run_id}; Dagster's run retries relaunch it")

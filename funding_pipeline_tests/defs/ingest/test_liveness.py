@@ -104,7 +104,7 @@ def test_a_dead_run_is_failed_and_its_hour_relaunched(definitions, warehouse, mo
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
         assert failure_message(instance, run_id) == (
             "collection of 2026-11-23 10:00 UTC wrote nothing for 121 s (last write 10:31:00 UTC; limit 8 slots "
-            "= 120 s): the run's worker is presumed dead"
+            "= 120 s): the run's worker is presumed dead; no worker answered a termination request"
         )
         # the next tick sees a failed run: nothing more to do
         assert tick(instance, definitions).run_requests == []
@@ -176,3 +176,42 @@ def test_the_watched_step_is_the_collection_step(definitions):
     nodes = [n.name for n in definitions.resolve_job_def("collection_job").graph.node_defs]
 
     assert sensors.COLLECTION_STEP == "collection_hour" and sensors.COLLECTION_STEP in nodes
+
+
+def test_a_hung_worker_is_sent_a_termination_before_the_relaunch(definitions, warehouse, monkeypatch):
+    write_hour_until(warehouse, HOUR + timedelta(minutes=31))
+    at(HOUR + timedelta(minutes=33, seconds=1), monkeypatch)
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_id = started_run(instance, definitions, HOUR - timedelta(seconds=55))
+        asked = []
+
+        def terminate(rid):
+            asked.append((rid, instance.get_run_by_id(rid).status))
+            return True
+
+        monkeypatch.setattr(instance.run_launcher, "terminate", terminate)
+
+        (request,) = tick(instance, definitions).run_requests
+
+        assert asked == [(run_id, dg.DagsterRunStatus.STARTED)]  # before the run is failed
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert failure_message(instance, run_id).endswith("presumed dead; termination sent to its worker")
+        assert request.run_key == f"relaunch:{run_id}"
+
+
+def test_a_failing_termination_still_fails_and_relaunches(definitions, warehouse, monkeypatch):
+    write_hour_until(warehouse, HOUR + timedelta(minutes=31))
+    at(HOUR + timedelta(minutes=33, seconds=1), monkeypatch)
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_id = started_run(instance, definitions, HOUR - timedelta(seconds=55))
+
+        def terminate(rid):
+            raise RuntimeError("code server unreachable")
+
+        monkeypatch.setattr(instance.run_launcher, "terminate", terminate)
+
+        (request,) = tick(instance, definitions).run_requests
+
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert failure_message(instance, run_id).endswith("no worker answered a termination request")
+        assert request.partition_key == KEY
