@@ -33,18 +33,42 @@ def test_bundled_recording_polls_cleanly(module, poll_number):
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_batched_fast_path_matches_per_market_path(module, monkeypatch):
-    # Same rows (digit for digit), rejections and skips with the column-wise fast path and without.
+@pytest.mark.parametrize("poll_number", [0, 11, 23])
+def test_batched_fast_path_matches_per_market_path(module, poll_number, monkeypatch):
+    # Same rows (digit for digit), rejections and skips with the column-wise fast path and without,
+    # at three steps of the recordings (their values move between steps). The clean recordings
+    # must take the fast path wherever a parser has one, or the comparison would prove nothing.
+    paths = []
+
+    def counted(fast, slow):
+        if fields.FAST_PATH:
+            try:
+                result = fast()
+            except fields._SLOW_ERRORS:
+                paths.append("slow")
+            else:
+                paths.append("fast")
+                return result
+        return slow()
+
+    for name in MODULES:
+        loaded = import_module(f"funding_pipeline.lib.exchanges.{name}")
+        if hasattr(loaded, "batched"):
+            monkeypatch.setattr(loaded, "batched", counted)
+
     def poll_all(fast: bool) -> list:
         monkeypatch.setattr(fields, "FAST_PATH", fast)
         out = []
         for exchange in import_module(f"funding_pipeline.lib.exchanges.{module}").EXCHANGES:
-            transport = replay_transports(RECORDINGS)(exchange.venue.id, 0)
+            transport = replay_transports(RECORDINGS)(exchange.venue.id, poll_number)
             outcome = asyncio.run(poll_exchange(exchange, SLOT, transport=transport))
             out.append(([repr(r) for r in outcome.rows], [str(e) for e in outcome.rejected], outcome.skipped))
         return out
 
     assert poll_all(True) == poll_all(False)
+    assert "slow" not in paths
+    if module in ("binance", "aster", "bybit", "grvt", "hibachi", "lighter", "okx", "orderly", "pacifica", "paradex"):
+        assert "fast" in paths
 
 
 @pytest.mark.parametrize("module", MODULES)
