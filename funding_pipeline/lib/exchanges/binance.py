@@ -19,7 +19,7 @@ Fixtures: fixtures/binance/fapi_v1_{premiumIndex,fundingInfo,ticker_24hr,funding
 """
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -120,21 +120,12 @@ def parse_funding_info(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decim
             symbols, hours = list(compress(symbols, kept)), list(compress(hours, kept))
         return dict(zip(symbols, map(converted.__getitem__, hours), strict=True))
 
-    def slow() -> dict[str, Decimal | ParseError]:
-        out: dict[str, Decimal | ParseError] = {}
-        for i, item in enumerate(items):
-            at = ctx.at(i)
-            entry = req_dict(item, at)
-            symbol = req_str(entry, "symbol", at)  # an entry naming no market cannot be applied
-            if entry.get("fundingIntervalHours") is None:
-                continue  # listed for a cap change only: the interval stays the default
-            try:
-                out[symbol] = req_decimal(entry, "fundingIntervalHours", at)
-            except ParseError as exc:
-                out[symbol] = exc
-        return out
+    def interval(entry: dict, at: Ctx) -> Decimal | object:
+        if entry.get("fundingIntervalHours") is None:
+            return _LEFT_OUT  # listed for a cap change only: the interval stays the default
+        return req_decimal(entry, "fundingIntervalHours", at)
 
-    return batched(fast, slow)
+    return batched(fast, lambda: _per_symbol(items, ctx, interval))
 
 
 def parse_ticker_24hr(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decimal | ParseError | None]:
@@ -147,19 +138,28 @@ def parse_ticker_24hr(payload: Any, *, venue: Venue = VENUE) -> dict[str, Decima
         volumes = opt_decimals(opt_column(entries, "quoteVolume"))
         return dict(zip(strings(column(entries, "symbol")), volumes, strict=True))
 
-    def slow() -> dict[str, Decimal | ParseError | None]:
-        out: dict[str, Decimal | ParseError | None] = {}
-        for i, item in enumerate(items):
-            at = ctx.at(i)
-            entry = req_dict(item, at)
-            symbol = req_str(entry, "symbol", at)
-            try:
-                out[symbol] = opt_decimal(entry, "quoteVolume", at)
-            except ParseError as exc:
-                out[symbol] = exc
-        return out
+    return batched(fast, lambda: _per_symbol(items, ctx, lambda entry, at: opt_decimal(entry, "quoteVolume", at)))
 
-    return batched(fast, slow)
+
+_LEFT_OUT = object()
+
+
+def _per_symbol(items: list, ctx: Ctx, read: Callable[[dict, Ctx], Any]) -> dict[str, Any]:
+    """symbol -> `read(entry, at)`, or the ParseError it raised, kept so that only its market is
+    rejected; an entry naming no market fails the whole answer (it cannot be applied), and one
+    `read` answers `_LEFT_OUT` for is not listed."""
+    out: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        at = ctx.at(i)
+        entry = req_dict(item, at)
+        symbol = req_str(entry, "symbol", at)
+        try:
+            value = read(entry, at)
+        except ParseError as exc:
+            value = exc
+        if value is not _LEFT_OUT:
+            out[symbol] = value
+    return out
 
 
 _DEFAULT_INTERVAL = {None: DEFAULT_INTERVAL_H}  # market_interval for whole columns

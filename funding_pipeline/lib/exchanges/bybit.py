@@ -29,9 +29,9 @@ from funding_pipeline.lib.exchanges.fields import (
     _tuple_new,
     batched,
     build_rows,
+    by_value,
     column,
     dicts,
-    distinct,
     each_entry,
     make_row,
     market_rows,
@@ -115,8 +115,7 @@ def parse_instruments_info(
         live = list(map(and_, kinds, map(eq, opt_column(items, "status"), repeat("Trading"))))  # as trading()
         entries = list(compress(items, live))
         given = opt_column(entries, "fundingInterval")
-        found = distinct(given)  # a few intervals: each converted once
-        minutes = dict(zip(found, opt_decimals(found), strict=True))
+        minutes = by_value(given, opt_decimals)
         bases = opt_column(entries, "baseCoin")
         if not all(bases):
             bases = [b or None for b in bases]

@@ -389,6 +389,13 @@ def distinct(values: list) -> list:
     return list(set(values))
 
 
+def by_value(values: list, convert: Callable[[list], list]) -> dict:
+    """value -> `convert`ed value for a column of few distinct values (intervals, periods), so
+    each is converted once; look the column up in it."""
+    found = distinct(values)
+    return dict(zip(found, convert(found), strict=True))
+
+
 def dicts(items: list) -> list[dict]:
     if not set(map(type, items)) <= {dict}:
         raise Slow

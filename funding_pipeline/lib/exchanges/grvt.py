@@ -26,9 +26,9 @@ from funding_pipeline.lib.exchanges.fields import (
     Slow,
     batched,
     build_rows,
+    by_value,
     column,
     decimals,
-    distinct,
     history_rows,
     listed,
     make_row,
@@ -135,10 +135,9 @@ def parse_tickers(tickers: Mapping[str, Any], instruments: Mapping[str, dict], *
             volumes = list(map(add, buys, sells))
         times = opt_epoch_times(opt_column(results, "next_funding_time"), units.ns_to_utc)
         stated = opt_column(metas, "funding_interval_hours")
-        hours = distinct(stated)
-        if any(h in (None, "", 0, "0") for h in hours):
+        interval = by_value(stated, decimals)  # None or "" refused here
+        if any(h in (0, "0") for h in interval):
             raise Slow  # the ticker's interval, or none: _interval decides per market
-        interval = dict(zip(hours, decimals(hours), strict=True))
         bases = opt_column(metas, "base")
         if not set(map(type, bases)) <= {str}:
             bases = [b if isinstance(b, str) else None for b in bases]

@@ -24,8 +24,8 @@ from funding_pipeline.lib.exchanges.fields import (
     Slow,
     batched,
     build_rows,
+    by_value,
     column,
-    distinct,
     history_rows,
     make_print,
     make_row,
@@ -122,10 +122,9 @@ def parse_markets_summary(payload: Any, markets: Any, *, observed_at: datetime) 
         entries, kept = list(compress(items, wanted)), list(compress(symbols, wanted))
         perps = list(map(listed.__getitem__, kept))
         periods = opt_column(perps, "funding_period_hours")
-        found = distinct(periods)
-        if "" in found:
+        hours = by_value(periods, opt_decimals)
+        if "" in hours:
             raise Slow  # present but empty: the per-market path rejects it
-        hours = dict(zip(found, opt_decimals(found), strict=True))  # few values: each converted once
         interval = {p: DEFAULT_PERIOD_HOURS if h is None else h for p, h in hours.items()}
         source = {p: IntervalSource.FIXED if h is None else IntervalSource.MARKET_FIELD for p, h in hours.items()}
         bases = opt_column(perps, "base_currency")
