@@ -35,10 +35,10 @@ def period_end(relative: str) -> datetime | None:
     """End of the time a file covers, from its path under its folder: a 5-minute chunk
     (`<day>/<HH>/<MM>`), a day, a month (`<exchange>/<YYYY-MM>`) or a year; None for the rest."""
     stem = relative.removesuffix(".duckdb")
-    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})/(\d{2})/(\d{2})", stem):
+    if m := re.fullmatch(rf"({_DAY})/(\d{{2}})/(\d{{2}})", stem):
         start = datetime.strptime(" ".join(m.groups()), "%Y-%m-%d %H %M").replace(tzinfo=UTC)
         return start + timedelta(minutes=5)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stem):
+    if re.fullmatch(_DAY, stem):
         return datetime.strptime(stem, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
     if m := re.fullmatch(r"[a-z0-9_]+/(\d{4})-(\d{2})", stem):
         year, month = int(m[1]), int(m[2])
@@ -104,11 +104,10 @@ def hour_signature(warehouse: Path, hour: datetime) -> str | None:
     """Which 1-minute files the hour has and when each was last written, in one string: it
     changes when a chunk of the hour is closed (or re-aggregated) after its 1h was built."""
     parts = []
-    for k in range(12):
-        path = stats_1m_path(warehouse, hour + timedelta(minutes=5 * k))
+    for path in hour_files(warehouse, hour, stats_1m_path):
         try:
-            parts.append(f"{5 * k:02d}@{path.stat().st_mtime_ns}")
-        except FileNotFoundError:
+            parts.append(f"{path.stem}@{path.stat().st_mtime_ns}")
+        except FileNotFoundError:  # deleted since it was listed (retention)
             continue
     return ",".join(parts) or None
 
